@@ -1,0 +1,15 @@
+// Command migrate applies visionA's embedded schema migrations; `migrate help` lists the commands.
+// It is a door into internal/cli, the same runner the magefile uses.
+package main
+
+import (
+	"context"
+	"os"
+
+	"visiona-backend/internal/cli"
+	"visiona-backend/migrations"
+)
+
+func main() {
+	os.Exit(cli.Run(context.Background(), cli.OSEnv(os.Args[1:], migrations.FS, "migrations")))
+}

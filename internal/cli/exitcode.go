@@ -1,0 +1,55 @@
+package cli
+
+import (
+	"errors"
+
+	"visiona-backend/internal/config"
+	"visiona-backend/internal/db"
+)
+
+// Exit codes: the same from cmd/migrate, from mage targets and from the server's auto-migrate.
+// They are documented in the README; add new ones at the end, never renumber.
+const (
+	ExitOK             = 0
+	ExitInternal       = 1  // a bug or an unexpected failure
+	ExitUsage          = 2  // unknown command or flag, bad argument
+	ExitConfig         = 3  // database not configured, or a VISIONA_* value is invalid
+	ExitConnect        = 4  // unreachable host, wrong password, missing database
+	ExitMigration      = 5  // a migration's SQL failed
+	ExitDirty          = 6  // the database is marked dirty
+	ExitLockTimeout    = 7  // another migrator held the lock too long
+	ExitDatabaseAhead  = 8  // the database is at a version no file has
+	ExitInvalidSource  = 9  // the migration files are not a valid set
+	ExitUnknownVersion = 10 // goto/force to a version that has no file
+	ExitInterrupted    = 130
+)
+
+// ExitCode maps an error from internal/db or internal/config to its exit code.
+func ExitCode(err error) int {
+	var cfgErr *config.Error
+	switch {
+	case err == nil:
+		return ExitOK
+	case errors.Is(err, db.ErrInterrupted):
+		return ExitInterrupted
+	case errors.Is(err, config.ErrDatabaseNotConfigured), errors.As(err, &cfgErr):
+		return ExitConfig
+	case errors.Is(err, db.ErrConnect):
+		return ExitConnect
+	case errors.Is(err, db.ErrMigrationFailed):
+		return ExitMigration
+	case errors.Is(err, db.ErrDirty):
+		return ExitDirty
+	case errors.Is(err, db.ErrLockTimeout):
+		return ExitLockTimeout
+	case errors.Is(err, db.ErrDatabaseAhead):
+		return ExitDatabaseAhead
+	case errors.Is(err, db.ErrInvalidSource):
+		return ExitInvalidSource
+	case errors.Is(err, db.ErrUnknownVersion):
+		return ExitUnknownVersion
+	case errors.Is(err, db.ErrInvalidArgument), errors.Is(err, errUsage):
+		return ExitUsage
+	}
+	return ExitInternal
+}

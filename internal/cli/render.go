@@ -1,0 +1,145 @@
+package cli
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+
+	"visiona-backend/internal/db"
+)
+
+// printer collects a command's results and writes them once, as text or as one JSON document.
+type printer struct {
+	w       io.Writer
+	json    bool
+	command string
+	target  string
+	text    bytes.Buffer
+	doc     report
+}
+
+// report is the -json document. Field names are part of the interface: add, never rename.
+type report struct {
+	Command    string               `json:"command"`
+	Target     string               `json:"target,omitempty"`
+	OK         bool                 `json:"ok"`
+	ExitCode   int                  `json:"exit_code"`
+	Error      string               `json:"error,omitempty"`
+	Applied    []jsonResult         `json:"applied,omitempty"`
+	Version    *db.VersionInfo      `json:"version,omitempty"`
+	Migrations []db.MigrationStatus `json:"migrations,omitempty"`
+	Created    []string             `json:"created,omitempty"`
+	results    []db.Result
+}
+
+type jsonResult struct {
+	Version    uint         `json:"version"`
+	Name       string       `json:"name"`
+	Direction  db.Direction `json:"direction"`
+	DurationMS float64      `json:"duration_ms"`
+}
+
+func newPrinter(w io.Writer) *printer { return &printer{w: w} }
+
+func progressLine(r db.Result) string {
+	return fmt.Sprintf("%-4s %06d %s (%s)", r.Direction, r.Version, r.Name, roundDuration(r.Duration))
+}
+
+func roundDuration(d time.Duration) time.Duration {
+	switch {
+	case d >= time.Second:
+		return d.Round(10 * time.Millisecond)
+	case d >= time.Millisecond:
+		return d.Round(100 * time.Microsecond)
+	}
+	return d.Round(time.Microsecond)
+}
+
+func (p *printer) version(info db.VersionInfo) {
+	p.doc.Version = &info
+	if len(p.doc.results) > 0 {
+		var total time.Duration
+		for _, r := range p.doc.results {
+			total += r.Duration
+		}
+		fmt.Fprintf(&p.text, "%d migration(s) %s in %s\n", len(p.doc.results), pastTense(p.doc.results[0].Direction), roundDuration(total))
+	} else if p.command == "up" || p.command == "down" || p.command == "goto" {
+		fmt.Fprintln(&p.text, "no change")
+	}
+	fmt.Fprintln(&p.text, versionLine(info))
+}
+
+func pastTense(d db.Direction) string {
+	if d == db.Down {
+		return "reverted"
+	}
+	return "applied"
+}
+
+// versionLine starts with the bare number so scripts can read it with `cut -d' ' -f1`.
+func versionLine(info db.VersionInfo) string {
+	s := fmt.Sprintf("%d", info.Version)
+	if info.Dirty {
+		s += " (dirty)"
+	}
+	switch {
+	case info.Ahead:
+		s += fmt.Sprintf(" ahead of the files (newest file %06d)", info.Latest)
+	case info.Pending == 0:
+		s += " (latest)"
+	default:
+		s += fmt.Sprintf(" (%d pending, latest %d)", info.Pending, info.Latest)
+	}
+	return s
+}
+
+func (p *printer) status(st db.Status) {
+	p.doc.Version = &st.VersionInfo
+	p.doc.Migrations = st.Migrations
+	fmt.Fprintf(&p.text, "database  %s\nversion   %s\n\n", p.target, versionLine(st.VersionInfo))
+	tw := tabwriter.NewWriter(&p.text, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "VERSION\tNAME\tSTATE")
+	for _, m := range st.Migrations {
+		state := "pending"
+		if m.Applied {
+			state = "applied"
+		}
+		if m.Current && st.Dirty {
+			state = "dirty"
+		}
+		fmt.Fprintf(tw, "%06d\t%s\t%s\n", m.Version, m.Name, state)
+	}
+	tw.Flush()
+}
+
+func (p *printer) created(paths ...string) {
+	p.doc.Created = paths
+	for _, path := range paths {
+		fmt.Fprintf(&p.text, "created %s\n", path)
+	}
+}
+
+func (p *printer) fail(code int, err error) {
+	p.doc.ExitCode = code
+	p.doc.Error = oneLine(err.Error())
+}
+
+// flush writes the results. In text mode the progress lines went out as they happened; here come
+// the summary and listings.
+func (p *printer) flush() error {
+	if !p.json {
+		_, err := p.w.Write(p.text.Bytes())
+		return err
+	}
+	d := p.doc
+	d.Command, d.Target, d.OK = p.command, p.target, d.Error == ""
+	for _, r := range d.results {
+		d.Applied = append(d.Applied, jsonResult{Version: r.Version, Name: r.Name, Direction: r.Direction, DurationMS: float64(r.Duration.Microseconds()) / 1000})
+	}
+	enc := json.NewEncoder(p.w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(d)
+}

@@ -1,0 +1,223 @@
+// Package config is the only reader of the environment: every VISIONA_* variable is parsed and
+// validated here, once, and everything below takes plain values.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Lookup reads one environment variable; os.LookupEnv in production, a map in tests.
+type Lookup func(key string) (string, bool)
+
+// Error reports one invalid variable by name. It never holds the variable's value when that value
+// could be a secret.
+type Error struct {
+	Var    string
+	Reason string
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("%s: %s", e.Var, e.Reason) }
+
+// ErrDatabaseNotConfigured is returned by DB.Require when HOST, USER or NAME is missing.
+var ErrDatabaseNotConfigured = errors.New("database not configured: set VISIONA_DB_HOST, VISIONA_DB_USER and VISIONA_DB_NAME (and VISIONA_DB_PASSWORD if the server asks for one)")
+
+// SSL modes libpq and pgx understand; anything else is a typo we would rather catch at load.
+var sslModes = []string{"disable", "allow", "prefer", "require", "verify-ca", "verify-full"}
+
+// Config is everything the tooling reads from the environment.
+type Config struct {
+	DB       DB
+	Redis    Redis
+	LogLevel string // debug, info, warn, error
+}
+
+// DB describes one PostgreSQL database.
+type DB struct {
+	Host     string
+	Port     int
+	User     string
+	Password string
+	Name     string
+	SSLMode  string
+
+	AutoMigrate bool          // a server migrates up at start
+	LockTimeout time.Duration // how long to wait for another migrator's lock
+	MaxConns    int32         // pool size for servers; migrations use one connection
+	MinConns    int32
+	AppName     string // application_name, shown to whoever looks at pg_stat_activity
+	// AllowRemoteReset lets dbReset drop objects on a non-loopback host.
+	AllowRemoteReset bool
+}
+
+// Redis describes the session store.
+type Redis struct {
+	Addr     string
+	Password string
+	DB       int
+}
+
+// Defaults for unset variables.
+const (
+	DefaultPort        = 5432
+	DefaultSSLMode     = "prefer"
+	DefaultLockTimeout = 30 * time.Second
+	DefaultAppName     = "visiona-migrate"
+)
+
+// Load parses and validates every variable. A malformed value fails here, naming the variable;
+// a missing database is not an error until a command needs one (see DB.Require).
+func Load(lookup Lookup) (Config, error) {
+	p := parser{lookup: lookup}
+	cfg := Config{
+		DB: DB{
+			Host:             p.str("VISIONA_DB_HOST", ""),
+			Port:             p.port("VISIONA_DB_PORT", DefaultPort),
+			User:             p.str("VISIONA_DB_USER", ""),
+			Password:         p.str("VISIONA_DB_PASSWORD", ""),
+			Name:             p.str("VISIONA_DB_NAME", ""),
+			SSLMode:          p.oneOf("VISIONA_DB_SSLMODE", DefaultSSLMode, sslModes),
+			AutoMigrate:      p.boolean("VISIONA_DB_AUTO_MIGRATE", false),
+			LockTimeout:      p.duration("VISIONA_DB_LOCK_TIMEOUT", DefaultLockTimeout),
+			MaxConns:         int32(p.intRange("VISIONA_DB_MAX_CONNS", 10, 1, 1000)),
+			MinConns:         int32(p.intRange("VISIONA_DB_MIN_CONNS", 0, 0, 1000)),
+			AppName:          p.str("VISIONA_DB_APP_NAME", DefaultAppName),
+			AllowRemoteReset: p.boolean("VISIONA_DB_ALLOW_REMOTE_RESET", false),
+		},
+		Redis: Redis{
+			Addr:     p.str("VISIONA_REDIS_ADDR", ""),
+			Password: p.str("VISIONA_REDIS_PASSWORD", ""),
+			DB:       p.intRange("VISIONA_REDIS_DB", 0, 0, 15),
+		},
+		LogLevel: p.oneOf("VISIONA_LOG_LEVEL", "info", []string{"debug", "info", "warn", "error"}),
+	}
+	if p.err == nil && cfg.DB.MinConns > cfg.DB.MaxConns {
+		p.err = &Error{Var: "VISIONA_DB_MIN_CONNS", Reason: fmt.Sprintf("%d is more than VISIONA_DB_MAX_CONNS (%d)", cfg.DB.MinConns, cfg.DB.MaxConns)}
+	}
+	if p.err == nil && strings.ContainsAny(cfg.DB.Host, " '\\") {
+		p.err = &Error{Var: "VISIONA_DB_HOST", Reason: fmt.Sprintf("%q is not a host name, address or socket directory", cfg.DB.Host)}
+	}
+	return cfg, p.err
+}
+
+// Configured reports whether enough is set to connect.
+func (d DB) Configured() bool { return d.Host != "" && d.User != "" && d.Name != "" }
+
+// Require returns ErrDatabaseNotConfigured, naming what is missing, unless Configured.
+func (d DB) Require() error {
+	if d.Configured() {
+		return nil
+	}
+	var missing []string
+	for _, v := range []struct{ name, val string }{{"VISIONA_DB_HOST", d.Host}, {"VISIONA_DB_USER", d.User}, {"VISIONA_DB_NAME", d.Name}} {
+		if v.val == "" {
+			missing = append(missing, v.name)
+		}
+	}
+	return fmt.Errorf("%w (missing: %s)", ErrDatabaseNotConfigured, strings.Join(missing, ", "))
+}
+
+// SafeTarget renders user@host:port/db?sslmode=... without the password. It is the only form of
+// the connection that may appear in a log line or an error.
+func (d DB) SafeTarget() string {
+	host := d.Host
+	if strings.Contains(host, ":") && !strings.HasPrefix(host, "/") {
+		host = "[" + host + "]" // IPv6 literal
+	}
+	return fmt.Sprintf("%s@%s:%d/%s?sslmode=%s", d.User, host, d.Port, d.Name, d.SSLMode)
+}
+
+// IsLocal reports whether the host is loopback or a unix socket directory: the only hosts a
+// destructive local reset may touch without an explicit override.
+func (d DB) IsLocal() bool {
+	if strings.HasPrefix(d.Host, "/") || d.Host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(d.Host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// WithName returns a copy pointing at another database on the same server.
+func (d DB) WithName(name string) DB {
+	d.Name = name
+	return d
+}
+
+// parser accumulates the first error so Load reads as a list of fields.
+type parser struct {
+	lookup Lookup
+	err    error
+}
+
+func (p *parser) fail(name, reason string) {
+	if p.err == nil {
+		p.err = &Error{Var: name, Reason: reason}
+	}
+}
+
+func (p *parser) str(name, def string) string {
+	v, ok := p.lookup(name)
+	if !ok || v == "" {
+		return def
+	}
+	return v
+}
+
+func (p *parser) intRange(name string, def, lo, hi int) int {
+	v, ok := p.lookup(name)
+	if !ok || v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(strings.TrimSpace(v))
+	if err != nil || n < lo || n > hi {
+		p.fail(name, fmt.Sprintf("%q is not a whole number from %d to %d", v, lo, hi))
+		return def
+	}
+	return n
+}
+
+func (p *parser) port(name string, def int) int { return p.intRange(name, def, 1, 65535) }
+
+func (p *parser) boolean(name string, def bool) bool {
+	v, ok := p.lookup(name)
+	if !ok || v == "" {
+		return def
+	}
+	b, err := strconv.ParseBool(strings.TrimSpace(v))
+	if err != nil {
+		p.fail(name, fmt.Sprintf("%q is not true or false", v))
+		return def
+	}
+	return b
+}
+
+func (p *parser) duration(name string, def time.Duration) time.Duration {
+	v, ok := p.lookup(name)
+	if !ok || v == "" {
+		return def
+	}
+	d, err := time.ParseDuration(strings.TrimSpace(v))
+	if err != nil || d <= 0 {
+		p.fail(name, fmt.Sprintf("%q is not a positive duration such as 30s or 2m", v))
+		return def
+	}
+	return d
+}
+
+func (p *parser) oneOf(name, def string, allowed []string) string {
+	v, ok := p.lookup(name)
+	if !ok || v == "" {
+		return def
+	}
+	for _, a := range allowed {
+		if v == a {
+			return v
+		}
+	}
+	p.fail(name, fmt.Sprintf("%q is not one of %s", v, strings.Join(allowed, ", ")))
+	return def
+}

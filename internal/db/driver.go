@@ -1,0 +1,345 @@
+package db
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/golang-migrate/migrate/v4/database"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// VersionTable is golang-migrate's bookkeeping table; we keep its name and layout so the stock
+// migrate CLI and this tool read and write the same state.
+const VersionTable = "schema_migrations"
+
+// Lock polling: start fast so a short-lived holder costs little, back off so a long one is cheap.
+const (
+	lockPollMin      = 10 * time.Millisecond
+	lockPollMax      = 500 * time.Millisecond
+	lockReportPeriod = 5 * time.Second
+)
+
+// driver implements golang-migrate's database.Driver on one pgx connection. golang-migrate calls,
+// per migration, SetVersion(v, dirty=true), Run(body), SetVersion(v, dirty=false), and commits each
+// of the three on its own; here the first two only remember, and the third sends the SQL and the
+// version bookkeeping as one simple-protocol query, which PostgreSQL runs as one implicit
+// transaction: one round trip and one commit, and a failure or a kill leaves the previous version.
+type driver struct {
+	ctx         context.Context
+	conn        *pgconn.PgConn
+	src         *Source
+	table       string // quoted schema.table
+	lockKey     int64
+	lockTimeout time.Duration
+	log         *slog.Logger
+	onApplied   func(Result)
+
+	current int             // the version the database is at, -1 for none
+	pending *pendingMigrate // the migration golang-migrate is in the middle of
+	results []Result        // what this session applied, in order
+}
+
+type pendingMigrate struct {
+	target  int
+	label   Migration
+	dir     Direction
+	file    string
+	noTx    bool
+	body    []byte
+	started time.Time
+}
+
+var _ database.Driver = (*driver)(nil)
+
+// newDriver reads the names the lock id is derived from. It creates nothing: the version table is
+// created under the lock, so read-only commands never write.
+func newDriver(ctx context.Context, conn *pgx.Conn, src *Source, lockTimeout time.Duration, log *slog.Logger, onApplied func(Result)) (*driver, error) {
+	var dbName, schema string
+	if err := conn.QueryRow(ctx, "SELECT current_database(), current_schema()").Scan(&dbName, &schema); err != nil {
+		return nil, fmt.Errorf("read current database and schema: %w", err)
+	}
+	if schema == "" {
+		return nil, fmt.Errorf("%w: the connection has no current schema (check the user's search_path)", ErrInvalidArgument)
+	}
+	// The same id golang-migrate's postgres and pgx drivers use, so their CLI and we exclude each other.
+	id, err := database.GenerateAdvisoryLockId(dbName, schema, VersionTable)
+	if err != nil {
+		return nil, fmt.Errorf("derive the advisory lock id: %w", err)
+	}
+	key, err := strconv.ParseInt(id, 10, 64)
+	if err != nil {
+		return nil, fmt.Errorf("derive the advisory lock id: %w", err)
+	}
+	return &driver{
+		ctx:         ctx,
+		conn:        conn.PgConn(),
+		src:         src,
+		table:       pgx.Identifier{schema, VersionTable}.Sanitize(),
+		lockKey:     key,
+		lockTimeout: lockTimeout,
+		log:         log,
+		onApplied:   onApplied,
+		current:     database.NilVersion,
+	}, nil
+}
+
+// stmtCtx is the context statements run under: a cancelled run still finishes the migration in
+// flight, so an interrupt stops between migrations and never in the middle of one.
+func (d *driver) stmtCtx() context.Context { return context.WithoutCancel(d.ctx) }
+
+func (d *driver) exec(ctx context.Context, sql string) error {
+	_, err := d.conn.Exec(ctx, sql).ReadAll()
+	return err
+}
+
+// Open is golang-migrate's URL constructor; this driver is only built from a live connection.
+func (d *driver) Open(string) (database.Driver, error) {
+	return nil, errors.New("the visiona driver is built by internal/db, not from a URL")
+}
+
+// Close leaves the connection to its owner, the Migrator.
+func (d *driver) Close() error { return nil }
+
+// Lock takes golang-migrate's advisory lock with a bounded wait. It polls pg_try_advisory_lock
+// instead of blocking in pg_advisory_lock, so neither a timeout nor Ctrl-C leaves a statement
+// hanging, and so it can say who holds the lock while it waits.
+func (d *driver) Lock() error {
+	start := time.Now()
+	deadline := start.Add(d.lockTimeout)
+	poll := lockPollMin
+	var lastReport time.Time
+	for {
+		var got bool
+		err := d.queryRow(d.ctx, fmt.Sprintf("SELECT pg_try_advisory_lock(%d)", d.lockKey), func(v []byte) { got = string(v) == "t" })
+		if err != nil {
+			if d.ctx.Err() != nil {
+				return fmt.Errorf("%w while waiting for the migration lock", ErrInterrupted)
+			}
+			return fmt.Errorf("take the migration lock: %w", err)
+		}
+		if got {
+			if !lastReport.IsZero() {
+				d.log.Info("took the migration lock", "waited", time.Since(start).Round(time.Millisecond))
+			}
+			return d.ensureTable()
+		}
+		now := time.Now()
+		if !now.Before(deadline) {
+			return &LockTimeoutError{Waited: now.Sub(start), Holder: d.lockHolder()}
+		}
+		if lastReport.IsZero() || now.Sub(lastReport) >= lockReportPeriod {
+			holder := "a session this user cannot see"
+			if h := d.lockHolder(); h != nil {
+				holder = h.String()
+			}
+			d.log.Warn("waiting for the migration lock", "holder", holder, "timeout", d.lockTimeout)
+			lastReport = now
+		}
+		timer := time.NewTimer(min(poll, deadline.Sub(now)))
+		select {
+		case <-d.ctx.Done():
+			timer.Stop()
+			return fmt.Errorf("%w while waiting for the migration lock", ErrInterrupted)
+		case <-timer.C:
+		}
+		poll = min(2*poll, lockPollMax)
+	}
+}
+
+// lockHolder finds the session holding our advisory lock. A bigint key is stored in pg_locks as
+// classid (high 32 bits) and objid (low 32 bits) with objsubid 1.
+func (d *driver) lockHolder() *LockHolder {
+	sql := fmt.Sprintf(`SELECT a.pid, coalesce(a.application_name, ''), coalesce(host(a.client_addr), ''),
+	  coalesce(to_char(a.backend_start AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), ''), coalesce(a.state, '')
+	FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+	WHERE l.locktype = 'advisory' AND l.granted AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+	  AND l.classid::bigint = %d AND l.objid::bigint = %d AND l.objsubid = 1
+	LIMIT 1`, d.lockKey>>32, d.lockKey&0xffffffff)
+	res := d.conn.Exec(d.stmtCtx(), sql)
+	rs, err := res.ReadAll()
+	if err != nil || len(rs) == 0 || len(rs[0].Rows) == 0 {
+		return nil
+	}
+	row := rs[0].Rows[0]
+	pid, _ := strconv.Atoi(string(row[0]))
+	h := &LockHolder{PID: pid, ApplicationName: string(row[1]), ClientAddr: string(row[2]), State: string(row[4])}
+	if t, err := time.Parse(time.RFC3339Nano, string(row[3])); err == nil {
+		h.Since = t
+	}
+	return h
+}
+
+func (d *driver) Unlock() error {
+	return d.exec(d.stmtCtx(), fmt.Sprintf("SELECT pg_advisory_unlock(%d)", d.lockKey))
+}
+
+// ensureTable creates the version table in golang-migrate's layout. It runs under the lock, so two
+// migrators never race on CREATE TABLE IF NOT EXISTS.
+func (d *driver) ensureTable() error {
+	err := d.exec(d.stmtCtx(), "CREATE TABLE IF NOT EXISTS "+d.table+" (version bigint NOT NULL PRIMARY KEY, dirty boolean NOT NULL)")
+	if err != nil {
+		return fmt.Errorf("create %s: %w", d.table, err)
+	}
+	return nil
+}
+
+// queryRow runs a one-row, one-column query over the simple protocol (one round trip, no prepare).
+func (d *driver) queryRow(ctx context.Context, sql string, scan func([]byte)) error {
+	rs, err := d.conn.Exec(ctx, sql).ReadAll()
+	if err != nil {
+		return err
+	}
+	if len(rs) > 0 && len(rs[0].Rows) > 0 {
+		scan(rs[0].Rows[0][0])
+	}
+	return nil
+}
+
+// Version reads the bookkeeping row. Under golang-migrate it runs right after Lock, so this is also
+// where a database ahead of the files is caught, before golang-migrate looks for a file it lacks.
+func (d *driver) Version() (int, bool, error) {
+	v, dirty, err := readVersion(d.stmtCtx(), d.conn, d.table)
+	if err != nil {
+		return 0, false, err
+	}
+	d.current = v
+	if v >= 0 && !dirty {
+		if _, ok := d.src.Find(uint(v)); !ok {
+			return 0, false, &AheadError{DatabaseVersion: uint(v), LatestFile: d.src.Latest()}
+		}
+	}
+	return v, dirty, nil
+}
+
+func readVersion(ctx context.Context, conn *pgconn.PgConn, table string) (version int, dirty bool, err error) {
+	rs, err := conn.Exec(ctx, "SELECT version, dirty FROM "+table+" LIMIT 1").ReadAll()
+	var pgErr *pgconn.PgError
+	switch {
+	case errors.As(err, &pgErr) && pgErr.Code == "42P01": // undefined_table: never migrated
+		return database.NilVersion, false, nil
+	case err != nil:
+		return 0, false, fmt.Errorf("read %s: %w", table, err)
+	case len(rs) == 0 || len(rs[0].Rows) == 0:
+		return database.NilVersion, false, nil
+	}
+	row := rs[0].Rows[0]
+	version, err = strconv.Atoi(string(row[0]))
+	if err != nil {
+		return 0, false, fmt.Errorf("read %s: version %q: %w", table, row[0], err)
+	}
+	return version, string(row[1]) == "t", nil
+}
+
+// SetVersion is called three ways by golang-migrate: (v, true) before a migration's body, (v, false)
+// after it, and (v, false) alone by Force.
+func (d *driver) SetVersion(version int, dirty bool) error {
+	if dirty {
+		return d.begin(version)
+	}
+	p := d.pending
+	if p == nil { // Force
+		if err := d.exec(d.stmtCtx(), d.bookkeeping(version, false)); err != nil {
+			return fmt.Errorf("set version %d: %w", version, err)
+		}
+		d.current = version
+		return nil
+	}
+	d.pending = nil
+	sql := d.bookkeeping(version, false)
+	if !p.noTx {
+		// A line comment at the end of the body must not swallow the bookkeeping: hence the newline.
+		sql = string(p.body) + "\n;\n" + sql
+	}
+	if err := d.exec(d.stmtCtx(), sql); err != nil {
+		if p.noTx {
+			return &MigrationError{Direction: p.dir, File: p.file, Message: fmt.Sprintf("the migration ran but recording version %d failed: %v", version, err), Version: version, Dirty: true,
+				Recover: fmt.Sprintf("its statements ran; run `migrate force %d`", max(version, 0)), Err: err}
+		}
+		return sqlError(err, p.dir, p.file, p.body, d.current)
+	}
+	r := Result{Version: p.label.Version, Name: p.label.Name, Direction: p.dir, Duration: time.Since(p.started)}
+	d.results = append(d.results, r)
+	d.current = version
+	d.log.Debug("migrated", "version", r.Version, "name", r.Name, "direction", r.Direction, "duration", r.Duration)
+	if d.onApplied != nil {
+		d.onApplied(r)
+	}
+	return nil
+}
+
+// begin notes which migration golang-migrate is about to run: the up file of the target version,
+// or the down file of the current one.
+func (d *driver) begin(target int) error {
+	p := &pendingMigrate{target: target, started: time.Now(), dir: Up}
+	v := target
+	if target < d.current {
+		p.dir, v = Down, d.current
+	}
+	m, ok := d.src.Find(uint(v))
+	if !ok {
+		return fmt.Errorf("%w: no migration file for version %d", ErrUnknownVersion, v)
+	}
+	p.label = m
+	if p.dir == Up {
+		p.file, p.noTx = m.UpFile, m.UpNoTx
+	} else {
+		p.file, p.noTx = m.DownFile, m.DownNoTx
+	}
+	d.pending = p
+	return nil
+}
+
+// Run receives the body. A transactional body waits for SetVersion(v, false); a no-transaction body
+// runs now, behind a dirty mark that tells the next run exactly what was in flight.
+func (d *driver) Run(r io.Reader) error {
+	p := d.pending
+	if p == nil {
+		return errors.New("run called without a version being set: golang-migrate protocol changed")
+	}
+	body, err := io.ReadAll(r)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", p.file, err)
+	}
+	p.body = body
+	if !p.noTx {
+		return nil
+	}
+	if err := d.exec(d.stmtCtx(), d.bookkeeping(p.target, true)); err != nil {
+		return fmt.Errorf("mark version %d dirty: %w", p.target, err)
+	}
+	if err := d.exec(d.stmtCtx(), string(body)); err != nil {
+		d.pending = nil
+		me := sqlError(err, p.dir, p.file, body, p.target)
+		me.Dirty = true
+		me.Recover = d.recoverCommand(p)
+		return me
+	}
+	return nil
+}
+
+// recoverCommand is the exact way out of a failed no-transaction file. It holds a single statement
+// (PostgreSQL refuses CONCURRENTLY beside others), so a failure means that statement did not take
+// effect, apart from an INVALID index a failed CREATE INDEX CONCURRENTLY leaves behind.
+func (d *driver) recoverCommand(p *pendingMigrate) string {
+	return fmt.Sprintf("%s did not take effect (if it built an index CONCURRENTLY, drop the INVALID index it left: see `\\d` in psql); then run `migrate force %d` and fix the file before retrying", p.file, max(d.current, 0))
+}
+
+// bookkeeping replaces the version row, as golang-migrate does: one row, or none for no version.
+func (d *driver) bookkeeping(version int, dirty bool) string {
+	sql := "TRUNCATE " + d.table + ";"
+	if version >= 0 || (version == database.NilVersion && dirty) {
+		sql += fmt.Sprintf(" INSERT INTO %s (version, dirty) VALUES (%d, %t);", d.table, version, dirty)
+	}
+	return sql
+}
+
+// Drop is golang-migrate's "delete everything"; the tool resets databases its own way.
+func (d *driver) Drop() error {
+	return errors.New("drop is not offered through golang-migrate; use dbReset")
+}

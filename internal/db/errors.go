@@ -1,0 +1,227 @@
+package db
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// Sentinel errors. Each typed error below unwraps to one of them, so callers can branch with
+// errors.Is and still get the details with errors.As.
+var (
+	// ErrInvalidSource: the migration files are not a valid set (LoadSource, New).
+	ErrInvalidSource = errors.New("invalid migrations")
+	// ErrConnect: the database cannot be reached or refuses us (every operation).
+	ErrConnect = errors.New("cannot connect")
+	// ErrMigrationFailed: a migration's SQL failed; see *MigrationError (Up, Down, Goto).
+	ErrMigrationFailed = errors.New("migration failed")
+	// ErrDirty: the database is marked dirty and the tool cannot know what ran; see *DirtyError.
+	ErrDirty = errors.New("database is dirty")
+	// ErrLockTimeout: another migrator held the lock for longer than the configured wait.
+	ErrLockTimeout = errors.New("timed out waiting for the migration lock")
+	// ErrDatabaseAhead: the database is at a version that no file describes; see *AheadError.
+	ErrDatabaseAhead = errors.New("database is ahead of the migration files")
+	// ErrUnknownVersion: goto or force named a version that has no file (Goto, Force).
+	ErrUnknownVersion = errors.New("no migration with that version")
+	// ErrInterrupted: the context was cancelled; the run stopped between two migrations.
+	ErrInterrupted = errors.New("interrupted")
+	// ErrInvalidArgument: a caller passed a value the operation cannot take.
+	ErrInvalidArgument = errors.New("invalid argument")
+)
+
+// SourceError names the migration file that makes the set invalid.
+type SourceError struct {
+	File   string // empty when the directory itself is the problem
+	Reason string
+}
+
+func (e *SourceError) Error() string {
+	if e.File == "" {
+		return "migrations: " + e.Reason
+	}
+	return fmt.Sprintf("migrations/%s: %s", e.File, e.Reason)
+}
+
+func (e *SourceError) Unwrap() error { return ErrInvalidSource }
+
+// ConnectError says why the database could not be used, for the safe target only.
+type ConnectError struct {
+	Target string // SafeTarget: never a password
+	Reason string // one line, already stripped of connection details
+	Hint   string
+	Err    error // the driver's error, for errors.As; its text is never shown
+}
+
+func (e *ConnectError) Error() string {
+	return fmt.Sprintf("cannot connect to %s: %s; %s", e.Target, e.Reason, e.Hint)
+}
+
+func (e *ConnectError) Unwrap() []error { return []error{ErrConnect, e.Err} }
+
+// MigrationError is a migration whose SQL failed. The database was left at Version, clean, unless
+// Dirty says otherwise (a no-transaction file).
+type MigrationError struct {
+	Direction Direction
+	File      string
+	Line      int // 0 when PostgreSQL gave no position
+	Column    int
+	SQLState  string
+	Message   string
+	Detail    string
+	Hint      string
+	Version   int  // where the database is now (-1: no version)
+	Dirty     bool // only for a no-transaction file
+	Recover   string
+	Err       error
+}
+
+func (e *MigrationError) Error() string {
+	var b strings.Builder
+	b.WriteString("migrations/" + e.File)
+	if e.Line > 0 {
+		fmt.Fprintf(&b, ":%d", e.Line)
+		if e.Column > 0 {
+			fmt.Fprintf(&b, ":%d", e.Column)
+		}
+	}
+	b.WriteString(": ")
+	if e.SQLState != "" {
+		fmt.Fprintf(&b, "ERROR %s (SQLSTATE %s)", e.Message, e.SQLState)
+	} else {
+		b.WriteString(e.Message)
+	}
+	if e.Detail != "" {
+		b.WriteString("; " + e.Detail)
+	}
+	if e.Hint != "" {
+		b.WriteString("; hint: " + e.Hint)
+	}
+	if e.Dirty {
+		fmt.Fprintf(&b, "; the database is marked dirty at version %d: %s", e.Version, e.Recover)
+	} else {
+		fmt.Fprintf(&b, "; nothing of it was applied, the database is still at %s", versionText(e.Version))
+	}
+	return b.String()
+}
+
+func (e *MigrationError) Unwrap() []error { return []error{ErrMigrationFailed, e.Err} }
+
+// DirtyError is a database marked dirty by a run the tool cannot account for: a no-transaction file
+// that failed, or a run of another tool that was killed mid-migration.
+type DirtyError struct {
+	Version int
+	Recover string
+}
+
+func (e *DirtyError) Error() string {
+	return fmt.Sprintf("database is dirty at version %d: a migration was interrupted outside a transaction, so only a person can tell what ran; %s", e.Version, e.Recover)
+}
+
+func (e *DirtyError) Unwrap() error { return ErrDirty }
+
+// LockHolder is the session that holds the migration lock, from pg_locks and pg_stat_activity.
+type LockHolder struct {
+	PID             int
+	ApplicationName string
+	ClientAddr      string
+	Since           time.Time // backend_start of the holder's session... or the start of its transaction
+	State           string
+}
+
+func (h LockHolder) String() string {
+	app := h.ApplicationName
+	if app == "" {
+		app = "(no application_name)"
+	}
+	s := fmt.Sprintf("pid %d, %s", h.PID, app)
+	if h.ClientAddr != "" {
+		s += " from " + h.ClientAddr
+	}
+	if !h.Since.IsZero() {
+		s += fmt.Sprintf(", connected since %s (%s ago)", h.Since.UTC().Format(time.RFC3339), time.Since(h.Since).Round(time.Second))
+	}
+	if h.State != "" {
+		s += ", " + h.State
+	}
+	return s
+}
+
+// LockTimeoutError reports how long we waited and who held the lock.
+type LockTimeoutError struct {
+	Waited time.Duration
+	Holder *LockHolder // nil when the holder could not be seen (e.g. no pg_stat_activity access)
+}
+
+func (e *LockTimeoutError) Error() string {
+	who := "a session this user cannot see in pg_stat_activity"
+	if e.Holder != nil {
+		who = e.Holder.String()
+	}
+	return fmt.Sprintf("timed out after %s waiting for the migration lock held by %s; wait for it to finish, or raise VISIONA_DB_LOCK_TIMEOUT", e.Waited.Round(time.Millisecond), who)
+}
+
+func (e *LockTimeoutError) Unwrap() error { return ErrLockTimeout }
+
+// AheadError is a database at a version the files do not have: code older than the database.
+type AheadError struct {
+	DatabaseVersion uint
+	LatestFile      uint
+}
+
+func (e *AheadError) Error() string {
+	return fmt.Sprintf("database is at version %d but the newest migration file is %06d: this build is older than the database; deploy the newer code (or, if version %d was abandoned, roll it back with the build that has it)", e.DatabaseVersion, e.LatestFile, e.DatabaseVersion)
+}
+
+func (e *AheadError) Unwrap() error { return ErrDatabaseAhead }
+
+func versionText(v int) string {
+	if v < 0 {
+		return "no version (empty)"
+	}
+	return fmt.Sprintf("version %d", v)
+}
+
+// sqlError turns a PostgreSQL error raised by body into a *MigrationError that points at the line.
+func sqlError(err error, dir Direction, file string, body []byte, version int) *MigrationError {
+	me := &MigrationError{Direction: dir, File: file, Version: version, Err: err, Message: "the statement failed"}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		me.SQLState, me.Message, me.Detail, me.Hint = pgErr.Code, pgErr.Message, pgErr.Detail, pgErr.Hint
+		if pgErr.Position > 0 {
+			me.Line, me.Column = lineColumn(body, int(pgErr.Position))
+		}
+	} else {
+		me.Message = lostConnectionMessage(err)
+	}
+	return me
+}
+
+// lineColumn maps PostgreSQL's 1-based character position to a line and column of body. A
+// position past the body is in our bookkeeping statements and maps to nothing.
+func lineColumn(body []byte, pos int) (line, col int) {
+	runes := []rune(string(body))
+	if pos > len(runes) {
+		return 0, 0
+	}
+	line, col = 1, 1
+	for _, r := range runes[:pos-1] {
+		if r == '\n' {
+			line, col = line+1, 1
+		} else {
+			col++
+		}
+	}
+	return line, col
+}
+
+// lostConnectionMessage describes a non-SQL failure (the connection broke) without its details,
+// which may include addresses but must never include credentials.
+func lostConnectionMessage(err error) string {
+	if pgconn.SafeToRetry(err) || pgconn.Timeout(err) {
+		return "the connection to the database failed before the statement ran"
+	}
+	return "the connection to the database broke during the migration (its transaction was rolled back by the server)"
+}

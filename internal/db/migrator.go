@@ -1,0 +1,313 @@
+// Package db is the one place that touches PostgreSQL for visionA's tooling: connections, the
+// Migrator that mage, cmd/migrate and the server's auto-migrate share, and the errors they report.
+package db
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"time"
+
+	"github.com/golang-migrate/migrate/v4"
+	"github.com/golang-migrate/migrate/v4/database"
+	"github.com/golang-migrate/migrate/v4/source/iofs"
+	"github.com/jackc/pgx/v5"
+
+	"visiona-backend/internal/config"
+	"visiona-backend/internal/logger"
+)
+
+// Direction of a migration step.
+type Direction string
+
+// Directions.
+const (
+	Up   Direction = "up"
+	Down Direction = "down"
+)
+
+// Result is one migration applied or reverted.
+type Result struct {
+	Version   uint          `json:"version"`
+	Name      string        `json:"name"`
+	Direction Direction     `json:"direction"`
+	Duration  time.Duration `json:"duration_ns"`
+}
+
+// VersionInfo is where a database stands.
+type VersionInfo struct {
+	Version uint `json:"version"` // 0: nothing applied
+	Dirty   bool `json:"dirty"`
+	Latest  uint `json:"latest"`  // newest migration file
+	Pending int  `json:"pending"` // migrations up would apply
+	Ahead   bool `json:"ahead"`   // the database is at a version no file has
+}
+
+// MigrationStatus is one migration file and whether the database has it.
+type MigrationStatus struct {
+	Version uint   `json:"version"`
+	Name    string `json:"name"`
+	Applied bool   `json:"applied"`
+	Current bool   `json:"current"`
+}
+
+// Status lists every migration against the database.
+type Status struct {
+	VersionInfo
+	Migrations []MigrationStatus `json:"migrations"`
+}
+
+// Migrator runs the migrations of one source against one database. Build it with New; every method
+// opens its own connection, so a Migrator is safe to keep and to share between goroutines.
+type Migrator struct {
+	db          config.DB
+	fsys        fs.FS
+	src         *Source
+	log         *slog.Logger
+	lockTimeout time.Duration
+	onApplied   func(Result)
+}
+
+// Option configures a Migrator.
+type Option func(*Migrator) error
+
+// WithLogger sends the Migrator's log lines to l.
+func WithLogger(l *slog.Logger) Option {
+	return func(m *Migrator) error {
+		if l == nil {
+			return fmt.Errorf("%w: nil logger", ErrInvalidArgument)
+		}
+		m.log = l
+		return nil
+	}
+}
+
+// WithLockTimeout bounds the wait for another migrator's lock.
+func WithLockTimeout(d time.Duration) Option {
+	return func(m *Migrator) error {
+		if d <= 0 {
+			return fmt.Errorf("%w: lock timeout must be positive, got %s", ErrInvalidArgument, d)
+		}
+		m.lockTimeout = d
+		return nil
+	}
+}
+
+// WithProgress calls fn after each migration commits, as it happens; the same Results also come
+// back from the call that ran them.
+func WithProgress(fn func(Result)) Option {
+	return func(m *Migrator) error {
+		m.onApplied = fn
+		return nil
+	}
+}
+
+// New validates everything it can before touching the database: the configuration and every
+// migration file (see LoadSource).
+func New(dbcfg config.DB, fsys fs.FS, opts ...Option) (*Migrator, error) {
+	if err := dbcfg.Require(); err != nil {
+		return nil, err
+	}
+	src, err := LoadSource(fsys)
+	if err != nil {
+		return nil, err
+	}
+	m := &Migrator{db: dbcfg, fsys: fsys, src: src, log: logger.Discard(), lockTimeout: dbcfg.LockTimeout}
+	if m.lockTimeout <= 0 {
+		m.lockTimeout = config.DefaultLockTimeout
+	}
+	for _, o := range opts {
+		if err := o(m); err != nil {
+			return nil, err
+		}
+	}
+	m.log = m.log.With("target", dbcfg.SafeTarget())
+	return m, nil
+}
+
+// Source is the validated migration set.
+func (m *Migrator) Source() *Source { return m.src }
+
+// Up applies every pending migration.
+func (m *Migrator) Up(ctx context.Context) ([]Result, error) {
+	return m.run(ctx, int(m.src.Latest()), func(mg *migrate.Migrate) error { return mg.Up() })
+}
+
+// Down reverts the last steps migrations; steps must be at least 1 and no more than are applied.
+func (m *Migrator) Down(ctx context.Context, steps int) ([]Result, error) {
+	if steps < 1 {
+		return nil, fmt.Errorf("%w: down needs a count of 1 or more, got %d", ErrInvalidArgument, steps)
+	}
+	info, err := m.Version(ctx)
+	if err != nil {
+		return nil, err
+	}
+	applied := m.appliedCount(info.Version)
+	if steps > applied {
+		return nil, fmt.Errorf("%w: down %d, but only %d migration(s) are applied; use down %d or down -all", ErrInvalidArgument, steps, applied, applied)
+	}
+	target := -1
+	if migs := m.src.Migrations(); applied-steps > 0 {
+		target = int(migs[applied-steps-1].Version)
+	}
+	return m.run(ctx, target, func(mg *migrate.Migrate) error { return mg.Steps(-steps) })
+}
+
+// DownAll reverts every applied migration.
+func (m *Migrator) DownAll(ctx context.Context) ([]Result, error) {
+	return m.run(ctx, database.NilVersion, func(mg *migrate.Migrate) error { return mg.Down() })
+}
+
+// Goto migrates up or down to version v; 0 means no migration applied.
+func (m *Migrator) Goto(ctx context.Context, v uint) ([]Result, error) {
+	if v == 0 {
+		return m.DownAll(ctx)
+	}
+	if _, ok := m.src.Find(v); !ok {
+		return nil, m.unknownVersion(v)
+	}
+	return m.run(ctx, int(v), func(mg *migrate.Migrate) error { return mg.Migrate(v) })
+}
+
+// Force records version v as applied and clean without running anything: the way out of a dirty
+// state once a person has checked the database. 0 records no version.
+func (m *Migrator) Force(ctx context.Context, v uint) error {
+	target := int(v)
+	if v == 0 {
+		target = database.NilVersion
+	} else if _, ok := m.src.Find(v); !ok {
+		return m.unknownVersion(v)
+	}
+	_, err := m.run(ctx, target, func(mg *migrate.Migrate) error { return mg.Force(target) })
+	return err
+}
+
+func (m *Migrator) unknownVersion(v uint) error {
+	return fmt.Errorf("%w: %d (the files run from %06d to %06d; see `migrate status`)", ErrUnknownVersion, v, m.firstVersion(), m.src.Latest())
+}
+
+func (m *Migrator) firstVersion() uint {
+	if migs := m.src.Migrations(); len(migs) > 0 {
+		return migs[0].Version
+	}
+	return 0
+}
+
+// Version reads where the database stands without taking the lock or writing anything.
+func (m *Migrator) Version(ctx context.Context) (VersionInfo, error) {
+	var info VersionInfo
+	err := m.withConn(ctx, func(conn *pgx.Conn, d *driver) error {
+		v, dirty, err := readVersion(ctx, conn.PgConn(), d.table)
+		if err != nil {
+			return err
+		}
+		info = m.versionInfo(v, dirty)
+		return nil
+	})
+	return info, err
+}
+
+func (m *Migrator) versionInfo(v int, dirty bool) VersionInfo {
+	info := VersionInfo{Dirty: dirty, Latest: m.src.Latest()}
+	if v > 0 {
+		info.Version = uint(v)
+	}
+	if _, ok := m.src.Find(info.Version); info.Version > 0 && !ok {
+		info.Ahead = true
+	}
+	info.Pending = len(m.src.migrations) - m.appliedCount(info.Version)
+	return info
+}
+
+// appliedCount is how many files are at or below version v.
+func (m *Migrator) appliedCount(v uint) int {
+	n := 0
+	for _, mig := range m.src.migrations {
+		if mig.Version <= v {
+			n++
+		}
+	}
+	return n
+}
+
+// Status lists every migration file as applied or pending.
+func (m *Migrator) Status(ctx context.Context) (Status, error) {
+	info, err := m.Version(ctx)
+	if err != nil {
+		return Status{}, err
+	}
+	st := Status{VersionInfo: info}
+	for _, mig := range m.src.migrations {
+		st.Migrations = append(st.Migrations, MigrationStatus{Version: mig.Version, Name: mig.Name, Applied: mig.Version <= info.Version, Current: mig.Version == info.Version})
+	}
+	return st, nil
+}
+
+func (m *Migrator) withConn(ctx context.Context, fn func(*pgx.Conn, *driver) error) error {
+	conn, err := Connect(ctx, m.db)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	d, err := newDriver(ctx, conn, m.src, m.lockTimeout, m.log, m.onApplied)
+	if err != nil {
+		return err
+	}
+	return fn(conn, d)
+}
+
+// run drives golang-migrate's engine with our driver and turns its outcome into our errors. target
+// is where op would leave the database, so an interrupt that came too late to matter is no error.
+func (m *Migrator) run(ctx context.Context, target int, op func(*migrate.Migrate) error) ([]Result, error) {
+	var results []Result
+	err := m.withConn(ctx, func(_ *pgx.Conn, d *driver) error {
+		source, err := iofs.New(m.fsys, ".")
+		if err != nil {
+			return fmt.Errorf("open migrations: %w", err)
+		}
+		mg, err := migrate.NewWithInstance("iofs", source, "visiona-pgx", d)
+		if err != nil {
+			return fmt.Errorf("start golang-migrate: %w", err)
+		}
+		// Our Lock gives up first and says why; golang-migrate's own timer is only a backstop.
+		mg.LockTimeout = m.lockTimeout + 5*time.Second
+		stop := context.AfterFunc(ctx, func() { mg.GracefulStop <- true })
+		defer stop()
+		err = op(mg)
+		results = d.results
+		return m.translate(ctx, err, d, target)
+	})
+	return results, err
+}
+
+func (m *Migrator) translate(ctx context.Context, err error, d *driver, target int) error {
+	var dirty migrate.ErrDirty
+	var short migrate.ErrShortLimit
+	switch {
+	case err == nil || errors.Is(err, migrate.ErrNoChange):
+		if ctx.Err() != nil && d.current != target {
+			return fmt.Errorf("%w: stopped between migrations at %s; run the command again to continue", ErrInterrupted, versionText(d.current))
+		}
+		return nil
+	case errors.As(err, &dirty):
+		return &DirtyError{Version: dirty.Version, Recover: m.dirtyRecovery(dirty.Version)}
+	case errors.As(err, &short):
+		return fmt.Errorf("%w: %d fewer migrations than asked could be run; the database is at %s", ErrInvalidArgument, short.Short, versionText(d.current))
+	case errors.Is(err, migrate.ErrLockTimeout):
+		return &LockTimeoutError{Waited: m.lockTimeout, Holder: d.lockHolder()}
+	}
+	return err
+}
+
+// dirtyRecovery says how to leave a dirty version v. The tool cannot know how far the interrupted
+// run got, so it names the file to check and the commands to run after.
+func (m *Migrator) dirtyRecovery(v int) string {
+	mig, ok := m.src.Find(uint(max(v, 0)))
+	if !ok {
+		return fmt.Sprintf("check the database by hand, then run `migrate force N` with the version it really is at")
+	}
+	prev := m.src.previous(mig.Version)
+	return fmt.Sprintf("if %s was being applied, undo what of it ran and run `migrate force %d`, then `migrate up`; if it was being reverted to, finish that down by hand and run `migrate force %d`", mig.UpFile, prev, mig.Version)
+}

@@ -1,0 +1,201 @@
+package db
+
+import (
+	"cmp"
+	"fmt"
+	"io/fs"
+	"path"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// NoTransactionMarker, on a line of its own among a file's leading comments, runs that file outside
+// a transaction: for statements PostgreSQL refuses inside one, such as CREATE INDEX CONCURRENTLY.
+const NoTransactionMarker = "-- migrate:no-transaction"
+
+// migrationFile is golang-migrate's naming, narrowed: digits, a lowercase snake_case name, a
+// direction, and .sql. golang-migrate itself accepts almost anything and skips the rest silently.
+var migrationFile = regexp.MustCompile(`^([0-9]+)_([a-z0-9][a-z0-9_]*)\.(up|down)\.sql$`)
+
+// Files that may sit beside the migrations without being one.
+func isCompanionFile(name string) bool {
+	switch {
+	case strings.HasSuffix(name, ".go"), name == "README.md", name == "migrations.sum", name == "schema.snapshot":
+		return true
+	}
+	return false
+}
+
+func isEditorBackup(name string) bool {
+	return strings.HasSuffix(name, "~") || strings.HasPrefix(name, ".#") ||
+		strings.HasSuffix(name, ".swp") || strings.HasSuffix(name, ".swo") ||
+		strings.HasSuffix(name, ".bak") || strings.HasSuffix(name, ".orig") ||
+		strings.HasSuffix(name, ".rej") || (strings.HasPrefix(name, "#") && strings.HasSuffix(name, "#"))
+}
+
+// Migration is one version of the schema: an up file and the down file that reverses it.
+type Migration struct {
+	Version  uint
+	Name     string
+	UpFile   string
+	DownFile string
+	Up       []byte
+	Down     []byte
+	// UpNoTx and DownNoTx are set by NoTransactionMarker.
+	UpNoTx   bool
+	DownNoTx bool
+}
+
+// Label is how a migration is named to people: 000003_add_devices.
+func (m Migration) Label() string { return fmt.Sprintf("%06d_%s", m.Version, m.Name) }
+
+// Source is a validated, ordered set of migrations.
+type Source struct {
+	fsys       fs.FS
+	migrations []Migration
+}
+
+// LoadSource reads every file at the top of fsys and validates it strictly before anything runs: a
+// misnamed file, a missing half, a duplicate version, an editor backup or an empty file is a
+// *SourceError naming the file. Subdirectories are not looked into.
+func LoadSource(fsys fs.FS) (*Source, error) {
+	entries, err := fs.ReadDir(fsys, ".")
+	if err != nil {
+		return nil, &SourceError{Reason: fmt.Sprintf("cannot list migrations: %v", err)}
+	}
+	byVersion := map[uint]*Migration{}
+	for _, e := range entries {
+		name := e.Name()
+		if e.IsDir() || isCompanionFile(name) {
+			continue
+		}
+		if isEditorBackup(name) {
+			return nil, &SourceError{File: name, Reason: "editor backup or leftover file; delete it"}
+		}
+		parts := migrationFile.FindStringSubmatch(name)
+		if parts == nil {
+			return nil, &SourceError{File: name, Reason: "not a migration name; want NNNNNN_snake_name.up.sql or .down.sql (create pairs with `migrate create NAME`)"}
+		}
+		v, err := strconv.ParseUint(parts[1], 10, 63)
+		if err != nil || v == 0 {
+			return nil, &SourceError{File: name, Reason: "version must be a number from 1 up (version 0 means an empty database)"}
+		}
+		body, err := fs.ReadFile(fsys, name)
+		if err != nil {
+			return nil, &SourceError{File: name, Reason: fmt.Sprintf("cannot read: %v", err)}
+		}
+		if !hasStatement(body) {
+			return nil, &SourceError{File: name, Reason: "has no SQL, only blanks or comments; write the statements (an irreversible down should fail loudly, e.g. with RAISE EXCEPTION in a DO block)"}
+		}
+		m := byVersion[uint(v)]
+		if m == nil {
+			m = &Migration{Version: uint(v), Name: parts[2]}
+			byVersion[uint(v)] = m
+		} else if m.Name != parts[2] {
+			other := m.UpFile + m.DownFile
+			return nil, &SourceError{File: name, Reason: fmt.Sprintf("version %d is also used by %s; give each migration its own version", v, other)}
+		}
+		switch parts[3] {
+		case "up":
+			if m.UpFile != "" {
+				return nil, &SourceError{File: name, Reason: fmt.Sprintf("duplicate up file for version %d (also %s)", v, m.UpFile)}
+			}
+			m.UpFile, m.Up, m.UpNoTx = name, body, hasNoTxMarker(body)
+		case "down":
+			if m.DownFile != "" {
+				return nil, &SourceError{File: name, Reason: fmt.Sprintf("duplicate down file for version %d (also %s)", v, m.DownFile)}
+			}
+			m.DownFile, m.Down, m.DownNoTx = name, body, hasNoTxMarker(body)
+		}
+	}
+	src := &Source{fsys: fsys}
+	for _, m := range byVersion {
+		switch {
+		case m.UpFile == "":
+			return nil, &SourceError{File: m.DownFile, Reason: fmt.Sprintf("has no up file; add %s", strings.Replace(m.DownFile, ".down.", ".up.", 1))}
+		case m.DownFile == "":
+			return nil, &SourceError{File: m.UpFile, Reason: fmt.Sprintf("has no down file; add %s that reverses it", strings.Replace(m.UpFile, ".up.", ".down.", 1))}
+		}
+		src.migrations = append(src.migrations, *m)
+	}
+	slices.SortFunc(src.migrations, func(a, b Migration) int { return cmp.Compare(a.Version, b.Version) })
+	return src, nil
+}
+
+// hasStatement reports whether body holds anything but blank lines and line comments: a file fresh
+// from `create` that was never filled in must not count as applied.
+func hasStatement(body []byte) bool {
+	for line := range strings.Lines(string(body)) {
+		line = strings.TrimSpace(line)
+		if line != "" && !strings.HasPrefix(line, "--") {
+			return true
+		}
+	}
+	return false
+}
+
+// hasNoTxMarker looks only at the comment lines before the first statement, so the marker cannot
+// be switched on by accident from inside a function body or a string.
+func hasNoTxMarker(body []byte) bool {
+	for line := range strings.Lines(string(body)) {
+		line = strings.TrimSpace(line)
+		switch {
+		case line == NoTransactionMarker:
+			return true
+		case line == "" || strings.HasPrefix(line, "--"):
+			continue
+		default:
+			return false
+		}
+	}
+	return false
+}
+
+// Migrations returns the migrations in version order.
+func (s *Source) Migrations() []Migration { return slices.Clone(s.migrations) }
+
+// Latest is the highest version, or 0 when there are no migrations.
+func (s *Source) Latest() uint {
+	if len(s.migrations) == 0 {
+		return 0
+	}
+	return s.migrations[len(s.migrations)-1].Version
+}
+
+// Find returns the migration with version v.
+func (s *Source) Find(v uint) (Migration, bool) {
+	i, ok := slices.BinarySearchFunc(s.migrations, v, func(m Migration, v uint) int { return cmp.Compare(m.Version, v) })
+	if !ok {
+		return Migration{}, false
+	}
+	return s.migrations[i], true
+}
+
+// previous returns the version before v in the source, 0 when v is the first.
+func (s *Source) previous(v uint) uint {
+	var prev uint
+	for _, m := range s.migrations {
+		if m.Version >= v {
+			break
+		}
+		prev = m.Version
+	}
+	return prev
+}
+
+// NextVersion is the version `create` gives a new migration.
+func (s *Source) NextVersion() uint { return s.Latest() + 1 }
+
+// fileFor names the file run to move from version from to version to (one step).
+func (s *Source) fileFor(from, to int) string {
+	if to > from {
+		if m, ok := s.Find(uint(to)); ok {
+			return path.Clean(m.UpFile)
+		}
+	} else if m, ok := s.Find(uint(from)); ok {
+		return path.Clean(m.DownFile)
+	}
+	return ""
+}
