@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -220,4 +222,28 @@ func (p *parser) oneOf(name, def string, allowed []string) string {
 	}
 	p.fail(name, fmt.Sprintf("%q is not one of %s", v, strings.Join(allowed, ", ")))
 	return def
+}
+
+// DBFromURL reads a postgres:// URL, for tests and for pointing TestDB at an existing server. Its
+// errors never repeat the URL, which may hold a password.
+func DBFromURL(raw string) (DB, error) {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Host == "" {
+		return DB{}, errors.New("not a postgres://user:password@host:port/dbname URL")
+	}
+	d := DB{Host: u.Hostname(), Port: DefaultPort, User: u.User.Username(), Name: strings.TrimPrefix(u.Path, "/"),
+		SSLMode: DefaultSSLMode, LockTimeout: DefaultLockTimeout, MaxConns: 10, AppName: DefaultAppName}
+	d.Password, _ = u.User.Password()
+	if p := u.Port(); p != "" {
+		if d.Port, err = strconv.Atoi(p); err != nil || d.Port < 1 || d.Port > 65535 {
+			return DB{}, fmt.Errorf("URL port %q is not a port number", p)
+		}
+	}
+	if m := u.Query().Get("sslmode"); m != "" {
+		if !slices.Contains(sslModes, m) {
+			return DB{}, fmt.Errorf("URL sslmode %q is not one of %s", m, strings.Join(sslModes, ", "))
+		}
+		d.SSLMode = m
+	}
+	return d, nil
 }

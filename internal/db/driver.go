@@ -343,3 +343,13 @@ func (d *driver) bookkeeping(version int, dirty bool) string {
 func (d *driver) Drop() error {
 	return errors.New("drop is not offered through golang-migrate; use dbReset")
 }
+
+// AdvisoryLockKey is the lock migrators take on conn's database: golang-migrate's own id, so its
+// CLI and this tool exclude each other.
+func AdvisoryLockKey(ctx context.Context, conn *pgx.Conn) (int64, error) {
+	d, err := newDriver(ctx, conn, &Source{}, time.Second, nil, nil)
+	if err != nil {
+		return 0, err
+	}
+	return d.lockKey, nil
+}

@@ -1,0 +1,502 @@
+package db_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"testing/fstest"
+	"time"
+
+	"github.com/golang-migrate/migrate/v4"
+	_ "github.com/golang-migrate/migrate/v4/database/pgx/v5" // the stock driver, to prove interoperation
+	"github.com/golang-migrate/migrate/v4/source/iofs"
+	"github.com/jackc/pgx/v5"
+
+	"visiona-backend/internal/config"
+	"visiona-backend/internal/db"
+	"visiona-backend/internal/testenv"
+	"visiona-backend/migrations"
+)
+
+var pgServer = testenv.NewServer()
+
+func TestMain(m *testing.M) {
+	if os.Getenv(helperEnv) != "" {
+		os.Exit(runHelperProcess())
+	}
+	code := m.Run()
+	pgServer.Close()
+	os.Exit(code)
+}
+
+// newDB returns the configuration of a fresh, empty database on the shared test server.
+func newDB(t *testing.T) config.DB {
+	t.Helper()
+	cfg, err := config.DBFromURL(pgServer.NewDatabase(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.SSLMode = "disable"
+	return cfg
+}
+
+func newMigrator(t *testing.T, cfg config.DB, fsys fstest.MapFS, opts ...db.Option) *db.Migrator {
+	t.Helper()
+	var src = migrations.FS
+	var m *db.Migrator
+	var err error
+	if fsys != nil {
+		m, err = db.New(cfg, fsys, opts...)
+	} else {
+		m, err = db.New(cfg, src, opts...)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func connect(t *testing.T, cfg config.DB) *pgx.Conn {
+	t.Helper()
+	conn, err := db.Connect(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	return conn
+}
+
+func tableExists(t *testing.T, conn *pgx.Conn, name string) bool {
+	t.Helper()
+	var exists bool
+	if err := conn.QueryRow(context.Background(), "SELECT to_regclass($1) IS NOT NULL", name).Scan(&exists); err != nil {
+		t.Fatal(err)
+	}
+	return exists
+}
+
+func mustVersion(t *testing.T, m *db.Migrator, want uint) db.VersionInfo {
+	t.Helper()
+	info, err := m.Version(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Version != want || info.Dirty {
+		t.Fatalf("database at %d dirty=%v, want %d clean", info.Version, info.Dirty, want)
+	}
+	return info
+}
+
+// tables builds a set of n migrations, each creating table t<N>, plus extra files.
+func tables(n int, extra map[string]string) fstest.MapFS {
+	fsys := fstest.MapFS{}
+	for i := 1; i <= n; i++ {
+		fsys[fmt.Sprintf("%06d_t%d.up.sql", i, i)] = &fstest.MapFile{Data: fmt.Appendf(nil, "CREATE TABLE t%d (id int);\n", i)}
+		fsys[fmt.Sprintf("%06d_t%d.down.sql", i, i)] = &fstest.MapFile{Data: fmt.Appendf(nil, "DROP TABLE t%d;\n", i)}
+	}
+	for name, body := range extra {
+		fsys[name] = &fstest.MapFile{Data: []byte(body)}
+	}
+	return fsys
+}
+
+func TestSchemaUpDownGotoStatus(t *testing.T) {
+	ctx := context.Background()
+	cfg := newDB(t)
+	m := newMigrator(t, cfg, nil)
+	latest := m.Source().Latest()
+
+	results, err := m.Up(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if uint(len(results)) != latest {
+		t.Fatalf("up applied %d migrations, want %d", len(results), latest)
+	}
+	for i, r := range results {
+		if r.Version != uint(i+1) || r.Direction != db.Up || r.Name == "" || r.Duration <= 0 {
+			t.Errorf("result %d = %+v", i, r)
+		}
+	}
+	if info := mustVersion(t, m, latest); info.Pending != 0 || info.Ahead {
+		t.Errorf("version info %+v", info)
+	}
+	if again, err := m.Up(ctx); err != nil || len(again) != 0 {
+		t.Fatalf("second up: %d results, err %v; want no change", len(again), err)
+	}
+
+	down, err := m.Down(ctx, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(down) != 2 || down[0].Version != latest || down[1].Version != latest-1 || down[0].Direction != db.Down {
+		t.Fatalf("down 2 = %+v", down)
+	}
+	st, err := m.Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Pending != 2 || !st.Migrations[latest-3].Applied || st.Migrations[latest-2].Applied || !st.Migrations[latest-3].Current {
+		t.Errorf("status after down 2: %+v", st)
+	}
+
+	if _, err := m.Goto(ctx, 3); err != nil {
+		t.Fatal(err)
+	}
+	mustVersion(t, m, 3)
+	if _, err := m.Down(ctx, 4); !errors.Is(err, db.ErrInvalidArgument) {
+		t.Errorf("down 4 at version 3: err = %v, want ErrInvalidArgument", err)
+	}
+	mustVersion(t, m, 3)
+	if _, err := m.Goto(ctx, latest); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Goto(ctx, latest+1); !errors.Is(err, db.ErrUnknownVersion) {
+		t.Errorf("goto %d: err = %v, want ErrUnknownVersion", latest+1, err)
+	}
+	all, err := m.DownAll(ctx)
+	if err != nil || uint(len(all)) != latest {
+		t.Fatalf("down all: %d results, err %v", len(all), err)
+	}
+	mustVersion(t, m, 0)
+	conn := connect(t, cfg)
+	var leftovers int
+	if err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE n.nspname = 'public' AND c.relname <> 'schema_migrations' AND c.relname <> 'schema_migrations_pkey'`).Scan(&leftovers); err != nil {
+		t.Fatal(err)
+	}
+	if leftovers != 0 {
+		t.Errorf("%d relations left in public after down -all", leftovers)
+	}
+}
+
+func TestFailedMigrationLeavesPreviousVersionClean(t *testing.T) {
+	ctx := context.Background()
+	cfg := newDB(t)
+	m := newMigrator(t, cfg, tables(2, map[string]string{
+		"000003_bad.up.sql":   "CREATE TABLE t3 (id int);\nINSERT INTO t1 VALUES (1);\n\nSELECT * FROM no_such_table;\n",
+		"000003_bad.down.sql": "DROP TABLE t3;\n",
+	}))
+	results, err := m.Up(ctx)
+	var me *db.MigrationError
+	if !errors.As(err, &me) || !errors.Is(err, db.ErrMigrationFailed) {
+		t.Fatalf("err = %v, want *MigrationError", err)
+	}
+	if len(results) != 2 {
+		t.Errorf("%d migrations reported applied, want 2", len(results))
+	}
+	if me.File != "000003_bad.up.sql" || me.Line != 4 || me.SQLState != "42P01" || me.Dirty || me.Version != 2 {
+		t.Errorf("error = %+v, want file 000003_bad.up.sql line 4 SQLSTATE 42P01 at clean version 2", me)
+	}
+	for _, want := range []string{"migrations/000003_bad.up.sql:4:", "42P01", "still at version 2"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("message %q lacks %q", err, want)
+		}
+	}
+	mustVersion(t, m, 2)
+	conn := connect(t, cfg)
+	if tableExists(t, conn, "t3") {
+		t.Error("t3 exists: the failed migration's first statement was kept")
+	}
+	var rows int
+	conn.QueryRow(ctx, "SELECT count(*) FROM t1").Scan(&rows)
+	if rows != 0 {
+		t.Errorf("t1 has %d rows: the failed migration's insert was kept", rows)
+	}
+
+	// A syntax error is reported with its line and column too.
+	syntax := newMigrator(t, cfg, tables(2, map[string]string{
+		"000003_bad.up.sql":   "-- a comment\nCREATE TABLE t3 (id int);\nCREAT TABLE t4 (id int);\n",
+		"000003_bad.down.sql": "DROP TABLE t3;\n",
+	}))
+	_, err = syntax.Up(ctx)
+	if !errors.As(err, &me) || me.Line != 3 || me.Column != 1 || me.SQLState != "42601" {
+		t.Errorf("syntax error = %v, want line 3 column 1 SQLSTATE 42601", err)
+	}
+	mustVersion(t, m, 2)
+}
+
+const helperEnv = "VISIONA_TEST_HELPER"
+
+// runHelperProcess is the migrator run in a child process that the kill test kills. It reads the
+// database from VISIONA_DB_* like the real CLI.
+func runHelperProcess() int {
+	cfg, err := config.Load(os.LookupEnv)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 3
+	}
+	m, err := db.New(cfg.DB, killFS())
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	if _, err := m.Up(context.Background()); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return 0
+}
+
+// killFS's second migration sleeps only for the process about to be killed, told apart by its
+// application_name, so the rerun after the kill is quick.
+func killFS() fstest.MapFS {
+	return tables(1, map[string]string{
+		"000002_slow.up.sql":   "CREATE TABLE killed (id int);\nSELECT pg_sleep(CASE WHEN current_setting('application_name') = 'kill-me' THEN 60 ELSE 0 END);\n",
+		"000002_slow.down.sql": "DROP TABLE killed;\n",
+	})
+}
+
+func TestKilledProcessLeavesNoDirtyState(t *testing.T) {
+	ctx := context.Background()
+	cfg := newDB(t)
+	conn := connect(t, cfg)
+
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), helperEnv+"=1", "VISIONA_DB_HOST="+cfg.Host, fmt.Sprintf("VISIONA_DB_PORT=%d", cfg.Port),
+		"VISIONA_DB_USER="+cfg.User, "VISIONA_DB_PASSWORD="+cfg.Password, "VISIONA_DB_NAME="+cfg.Name,
+		"VISIONA_DB_SSLMODE="+cfg.SSLMode, "VISIONA_DB_APP_NAME=kill-me")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var pid int
+	deadline := time.Now().Add(30 * time.Second)
+	for pid == 0 {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatal("the child never reached the slow migration")
+		}
+		time.Sleep(20 * time.Millisecond)
+		conn.QueryRow(ctx, "SELECT coalesce(max(pid), 0) FROM pg_stat_activity WHERE application_name = 'kill-me' AND query LIKE '%pg_sleep%' AND state = 'active'").Scan(&pid)
+	}
+	if err := cmd.Process.Kill(); err != nil { // SIGKILL: no deferred cleanup runs
+		t.Fatal(err)
+	}
+	cmd.Wait()
+
+	// The server has not noticed yet (its backend sleeps on), and already nothing is dirty.
+	m := newMigrator(t, cfg, killFS(), db.WithLockTimeout(200*time.Millisecond))
+	mustVersion(t, m, 1)
+	// Like an operator would, end the orphaned backend; its transaction rolls back.
+	conn.Exec(ctx, "SELECT pg_terminate_backend($1)", pid)
+	for i := 0; i < 100 && tableExists(t, conn, "killed"); i++ {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if tableExists(t, conn, "killed") {
+		t.Fatal("the killed migration's table exists")
+	}
+	mustVersion(t, m, 1)
+	if _, err := newMigrator(t, cfg, killFS()).Up(ctx); err != nil {
+		t.Fatalf("up after the kill: %v", err)
+	}
+	mustVersion(t, m, 2)
+}
+
+func TestConcurrentMigratorsApplyEachMigrationOnce(t *testing.T) {
+	ctx := context.Background()
+	cfg := newDB(t)
+	const n, workers = 20, 8
+	fsys := fstest.MapFS{
+		"000001_log.up.sql":   {Data: []byte("CREATE TABLE applied_log (version int NOT NULL, pid int NOT NULL DEFAULT pg_backend_pid());\n")},
+		"000001_log.down.sql": {Data: []byte("DROP TABLE applied_log;\n")},
+	}
+	for v := 2; v <= n; v++ {
+		fsys[fmt.Sprintf("%06d_step.up.sql", v)] = &fstest.MapFile{Data: fmt.Appendf(nil, "INSERT INTO applied_log (version) VALUES (%d);\nSELECT pg_sleep(0.01);\n", v)}
+		fsys[fmt.Sprintf("%06d_step.down.sql", v)] = &fstest.MapFile{Data: fmt.Appendf(nil, "DELETE FROM applied_log WHERE version = %d;\n", v)}
+	}
+	var wg sync.WaitGroup
+	applied := make([]int, workers)
+	errs := make([]error, workers)
+	for w := range workers {
+		wg.Go(func() {
+			m, err := db.New(cfg, fsys, db.WithLockTimeout(time.Minute))
+			if err != nil {
+				errs[w] = err
+				return
+			}
+			results, err := m.Up(ctx)
+			applied[w], errs[w] = len(results), err
+		})
+	}
+	wg.Wait()
+	total := 0
+	for w := range workers {
+		if errs[w] != nil {
+			t.Errorf("migrator %d: %v", w, errs[w])
+		}
+		total += applied[w]
+	}
+	if total != n {
+		t.Errorf("migrators reported %d migrations applied in all, want %d", total, n)
+	}
+	conn := connect(t, cfg)
+	var rows, distinct int
+	if err := conn.QueryRow(ctx, "SELECT count(*), count(DISTINCT version) FROM applied_log").Scan(&rows, &distinct); err != nil {
+		t.Fatal(err)
+	}
+	if rows != n-1 || distinct != n-1 {
+		t.Errorf("applied_log has %d rows for %d versions, want %d of each: a migration ran twice or not at all", rows, distinct, n-1)
+	}
+	mustVersion(t, newMigrator(t, cfg, fsys), n)
+}
+
+func TestLockTimeoutNamesTheHolder(t *testing.T) {
+	ctx := context.Background()
+	cfg := newDB(t)
+	holderCfg := cfg
+	holderCfg.AppName = "lock-holder-test"
+	holder := connect(t, holderCfg)
+	// The same key golang-migrate's own drivers use, so this is what the stock CLI would hold.
+	m := newMigrator(t, cfg, tables(1, nil), db.WithLockTimeout(300*time.Millisecond))
+	var holderPID int
+	if err := holder.QueryRow(ctx, "SELECT pg_backend_pid()").Scan(&holderPID); err != nil {
+		t.Fatal(err)
+	}
+	key, err := db.AdvisoryLockKey(ctx, holder)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := holder.Exec(ctx, "SELECT pg_advisory_lock($1)", key); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_, err = m.Up(ctx)
+	var lte *db.LockTimeoutError
+	if !errors.As(err, &lte) || !errors.Is(err, db.ErrLockTimeout) {
+		t.Fatalf("err = %v, want *LockTimeoutError", err)
+	}
+	if waited := time.Since(start); waited < 300*time.Millisecond || waited > 10*time.Second {
+		t.Errorf("gave up after %s, want about 300ms", waited)
+	}
+	if lte.Holder == nil || lte.Holder.PID != holderPID || lte.Holder.ApplicationName != "lock-holder-test" {
+		t.Errorf("holder = %+v, want pid %d application lock-holder-test", lte.Holder, holderPID)
+	}
+	if !strings.Contains(err.Error(), fmt.Sprintf("pid %d, lock-holder-test", holderPID)) {
+		t.Errorf("message does not name the holder: %q", err)
+	}
+	conn := connect(t, cfg)
+	if tableExists(t, conn, "t1") || tableExists(t, conn, "schema_migrations") {
+		t.Error("the timed-out run changed the database")
+	}
+	holder.Exec(ctx, "SELECT pg_advisory_unlock($1)", key)
+	if _, err := m.Up(ctx); err != nil {
+		t.Fatalf("up once the lock is free: %v", err)
+	}
+}
+
+func TestStockGolangMigrateSharesTheVersionTable(t *testing.T) {
+	ctx := context.Background()
+	cfg := newDB(t)
+	ours := newMigrator(t, cfg, nil)
+	if _, err := ours.Up(ctx); err != nil {
+		t.Fatal(err)
+	}
+	latest := ours.Source().Latest()
+	src, err := iofs.New(migrations.FS, ".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stockURL := fmt.Sprintf("pgx5://%s:%s@%s:%d/%s?sslmode=disable", cfg.User, cfg.Password, cfg.Host, cfg.Port, cfg.Name)
+	stock, err := migrate.NewWithSourceInstance("iofs", src, stockURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stock.Close()
+	v, dirty, err := stock.Version()
+	if err != nil || v != latest || dirty {
+		t.Fatalf("stock golang-migrate reads version %d dirty=%v err=%v, want %d clean", v, dirty, err, latest)
+	}
+	if err := stock.Steps(-2); err != nil {
+		t.Fatal(err)
+	}
+	mustVersion(t, ours, latest-2)
+	if _, err := ours.Up(ctx); err != nil {
+		t.Fatalf("our up after the stock tool's down: %v", err)
+	}
+	mustVersion(t, ours, latest)
+}
+
+func TestNoTransactionFile(t *testing.T) {
+	ctx := context.Background()
+	cfg := newDB(t)
+	good := tables(1, map[string]string{
+		"000002_index.up.sql":   "-- migrate:no-transaction\nCREATE INDEX CONCURRENTLY t1_id_idx ON t1 (id);\n",
+		"000002_index.down.sql": "-- migrate:no-transaction\nDROP INDEX CONCURRENTLY t1_id_idx;\n",
+	})
+	m := newMigrator(t, cfg, good)
+	if _, err := m.Up(ctx); err != nil {
+		t.Fatalf("CONCURRENTLY in a no-transaction file: %v", err)
+	}
+	if _, err := m.Down(ctx, 1); err != nil {
+		t.Fatalf("down of a no-transaction file: %v", err)
+	}
+
+	bad := tables(1, map[string]string{
+		"000002_index.up.sql":   "-- migrate:no-transaction\nCREATE INDEX CONCURRENTLY t1_nope_idx ON t1 (nope);\n",
+		"000002_index.down.sql": "DROP INDEX t1_nope_idx;\n",
+	})
+	mb := newMigrator(t, cfg, bad)
+	_, err := mb.Up(ctx)
+	var me *db.MigrationError
+	if !errors.As(err, &me) || !me.Dirty || me.Version != 2 || me.SQLState != "42703" || !strings.Contains(me.Recover, "migrate force 1") {
+		t.Fatalf("err = %v, want a dirty *MigrationError at 2 whose recovery is `migrate force 1`", err)
+	}
+	_, err = mb.Up(ctx)
+	var de *db.DirtyError
+	if !errors.As(err, &de) || de.Version != 2 || !strings.Contains(err.Error(), "migrate force 1") {
+		t.Fatalf("up on the dirty database: err = %v, want *DirtyError naming `migrate force 1`", err)
+	}
+	if err := mb.Force(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	mustVersion(t, mb, 1)
+}
+
+func TestDatabaseAheadOfFiles(t *testing.T) {
+	ctx := context.Background()
+	cfg := newDB(t)
+	if _, err := newMigrator(t, cfg, tables(3, nil)).Up(ctx); err != nil {
+		t.Fatal(err)
+	}
+	older := newMigrator(t, cfg, tables(2, nil))
+	_, err := older.Up(ctx)
+	var ae *db.AheadError
+	if !errors.As(err, &ae) || ae.DatabaseVersion != 3 || ae.LatestFile != 2 {
+		t.Fatalf("err = %v, want *AheadError{3, 2}", err)
+	}
+	info, err := older.Version(ctx)
+	if err != nil || !info.Ahead || info.Version != 3 {
+		t.Fatalf("version = %+v, %v; want ahead at 3", info, err)
+	}
+}
+
+func TestInterruptStopsBetweenMigrations(t *testing.T) {
+	cfg := newDB(t)
+	fsys := fstest.MapFS{}
+	for i := 1; i <= 5; i++ {
+		fsys[fmt.Sprintf("%06d_slow.up.sql", i)] = &fstest.MapFile{Data: fmt.Appendf(nil, "CREATE TABLE t%d (id int);\nSELECT pg_sleep(0.2);\n", i)}
+		fsys[fmt.Sprintf("%06d_slow.down.sql", i)] = &fstest.MapFile{Data: fmt.Appendf(nil, "DROP TABLE t%d;\n", i)}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	m := newMigrator(t, cfg, fsys, db.WithProgress(func(db.Result) { cancel() }))
+	results, err := m.Up(ctx)
+	if !errors.Is(err, db.ErrInterrupted) {
+		t.Fatalf("err = %v, want ErrInterrupted", err)
+	}
+	if len(results) == 0 || len(results) >= 5 {
+		t.Fatalf("%d migrations ran, want the first (and at most the one in flight)", len(results))
+	}
+	mustVersion(t, m, uint(len(results)))
+	conn := connect(t, cfg)
+	for i := 1; i <= 5; i++ {
+		if got, want := tableExists(t, conn, fmt.Sprintf("t%d", i)), i <= len(results); got != want {
+			t.Errorf("table t%d exists=%v, want %v", i, got, want)
+		}
+	}
+}

@@ -1,0 +1,155 @@
+package db
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"testing/fstest"
+
+	"visiona-backend/migrations"
+)
+
+func file(s string) *fstest.MapFile { return &fstest.MapFile{Data: []byte(s)} }
+
+func TestLoadSourceOrdersAndPairs(t *testing.T) {
+	fsys := fstest.MapFS{
+		"000010_later.up.sql":    file("CREATE TABLE b (id int);"),
+		"000010_later.down.sql":  file("DROP TABLE b;"),
+		"000002_first.up.sql":    file("-- migrate:no-transaction\nCREATE INDEX CONCURRENTLY i ON a (id);"),
+		"000002_first.down.sql":  file("DROP INDEX CONCURRENTLY i;"),
+		"embed.go":               file("package migrations"),
+		"migrations.sum":         file("whatever"),
+		"subdir/ignored.txt":     file("x"),
+		"000003_middle.up.sql":   file("-- a comment\nSELECT 1; -- migrate:no-transaction\n"),
+		"000003_middle.down.sql": file("SELECT 1;"),
+	}
+	src, err := LoadSource(fsys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, m := range src.Migrations() {
+		got = append(got, m.Label())
+	}
+	if want := "000002_first 000003_middle 000010_later"; strings.Join(got, " ") != want {
+		t.Fatalf("order = %q, want %q", strings.Join(got, " "), want)
+	}
+	first, _ := src.Find(2)
+	if !first.UpNoTx || first.DownNoTx {
+		t.Errorf("000002: UpNoTx=%v DownNoTx=%v, want true false (the marker is on the up file only)", first.UpNoTx, first.DownNoTx)
+	}
+	if middle, _ := src.Find(3); middle.UpNoTx {
+		t.Error("000003: a marker after the first statement must not switch the transaction off")
+	}
+	if src.Latest() != 10 || src.NextVersion() != 11 || src.previous(10) != 3 || src.previous(2) != 0 {
+		t.Errorf("Latest=%d NextVersion=%d previous(10)=%d previous(2)=%d", src.Latest(), src.NextVersion(), src.previous(10), src.previous(2))
+	}
+	if _, ok := src.Find(4); ok {
+		t.Error("Find(4) found a migration that does not exist")
+	}
+}
+
+// Every folder under testdata/broken is a set strict discovery must reject, naming the file.
+func TestLoadSourceRejectsBrokenSets(t *testing.T) {
+	cases := map[string]struct{ file, reason string }{
+		"missing_down":      {"000002_second.up.sql", "has no down file"},
+		"missing_up":        {"000002_second.down.sql", "has no up file"},
+		"duplicate_version": {"000002_", "version 2 is also used by"},
+		"duplicate_up":      {"1_first.up.sql", "duplicate up file for version 1"},
+		"misnamed":          {"000002-second.up.sql", "not a migration name"},
+		"editor_backup":     {"000001_first.up.sql~", "editor backup"},
+		"empty_file":        {"000002_second.up.sql", "has no SQL"},
+		"comments_only":     {"000002_second.up.sql", "has no SQL"},
+		"version_zero":      {"000000_zero.", "version must be a number from 1 up"},
+	}
+	dirs, err := os.ReadDir("../../testdata/broken")
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := 0
+	for _, d := range dirs {
+		if !d.IsDir() {
+			continue
+		}
+		seen++
+		want, ok := cases[d.Name()]
+		if !ok {
+			t.Errorf("testdata/broken/%s has no expectation in this test", d.Name())
+			continue
+		}
+		t.Run(d.Name(), func(t *testing.T) {
+			_, err := LoadSource(os.DirFS(filepath.Join("../../testdata/broken", d.Name())))
+			var se *SourceError
+			if !errors.As(err, &se) || !errors.Is(err, ErrInvalidSource) {
+				t.Fatalf("err = %v, want a *SourceError", err)
+			}
+			if !strings.HasPrefix(se.File, want.file) || !strings.Contains(se.Reason, want.reason) {
+				t.Errorf("err = %q, want file %q… and reason containing %q", err, want.file, want.reason)
+			}
+			if strings.Contains(err.Error(), "\n") {
+				t.Errorf("error spans lines: %q", err)
+			}
+		})
+	}
+	if seen != len(cases) {
+		t.Errorf("found %d scenario folders, expected %d", seen, len(cases))
+	}
+}
+
+// The repository's own migrations must always load: this guards every pull request.
+func TestEmbeddedMigrationsLoad(t *testing.T) {
+	src, err := LoadSource(migrations.FS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	migs := src.Migrations()
+	if len(migs) < 5 {
+		t.Fatalf("only %d migrations embedded", len(migs))
+	}
+	for i, m := range migs {
+		if m.Version != uint(i+1) {
+			t.Errorf("%s: versions should run 1, 2, 3… without gaps; got %d at position %d", m.Label(), m.Version, i+1)
+		}
+	}
+}
+
+func TestLineColumn(t *testing.T) {
+	body := []byte("CREATE TABLE a (id int);\n-- é comment\nSELEC 1;\n")
+	// PostgreSQL counts characters, not bytes: 'é' is one.
+	pos := len([]rune("CREATE TABLE a (id int);\n-- é comment\n")) + 1
+	if line, col := lineColumn(body, pos); line != 3 || col != 1 {
+		t.Errorf("lineColumn = %d:%d, want 3:1", line, col)
+	}
+	if line, _ := lineColumn(body, len([]rune(string(body)))+5); line != 0 {
+		t.Errorf("a position in the bookkeeping maps to line %d, want 0", line)
+	}
+}
+
+func TestCreate(t *testing.T) {
+	dir := t.TempDir()
+	up, down, err := Create(dir, "add_devices")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if filepath.Base(up) != "000001_add_devices.up.sql" || filepath.Base(down) != "000001_add_devices.down.sql" {
+		t.Fatalf("created %s and %s", up, down)
+	}
+	// A pair fresh from create holds only comments: discovery refuses it until it is written.
+	if _, err := LoadSource(os.DirFS(dir)); !errors.Is(err, ErrInvalidSource) {
+		t.Fatalf("unfilled template loaded: %v", err)
+	}
+	os.WriteFile(up, []byte("CREATE TABLE d (id int);\n"), 0o644)
+	os.WriteFile(down, []byte("DROP TABLE d;\n"), 0o644)
+	up2, _, err := Create(dir, "second")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if filepath.Base(up2) != "000002_second.up.sql" {
+		t.Errorf("second migration is %s, want version 000002", filepath.Base(up2))
+	}
+	if _, _, err := Create(dir, "Add Devices!"); !errors.Is(err, ErrInvalidArgument) || !strings.Contains(err.Error(), `"add_devices"`) {
+		t.Errorf("bad name: err = %v, want ErrInvalidArgument suggesting add_devices", err)
+	}
+}

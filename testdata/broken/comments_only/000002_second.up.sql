@@ -1,0 +1,2 @@
+-- 000002_second: to be written
+
