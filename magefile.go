@@ -1,7 +1,7 @@
 //go:build mage
 
-// Targets for visionA's database tooling. Run `go run mage.go -l` to list them and
-// `go run mage.go -h <target>` for flags, examples and environment variables.
+// Targets for visionA's database tooling. Run "go run mage.go -l" to list them and
+// "go run mage.go -h <target>" for flags, examples and environment variables.
 //
 // The migrate* targets are doors into internal/cli, the runner behind cmd/migrate: same output,
 // same exit codes (see README). The database comes from VISIONA_DB_* variables only.
