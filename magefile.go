@@ -22,7 +22,7 @@ import (
 )
 
 // staticcheckVersion is pinned so lint gives the same answer on every machine.
-const staticcheckVersion = "honnef.co/go/tools/cmd/staticcheck@2025.1.1"
+const staticcheckVersion = "honnef.co/go/tools/cmd/staticcheck@v0.8.2"
 
 // migrate runs one cmd/migrate command in-process and exits with its code. It exits instead of
 // returning an error because mage would print "Error: ..." on top of the runner's own one-line

@@ -306,7 +306,7 @@ func (m *Migrator) translate(ctx context.Context, err error, d *driver, target i
 func (m *Migrator) dirtyRecovery(v int) string {
 	mig, ok := m.src.Find(uint(max(v, 0)))
 	if !ok {
-		return fmt.Sprintf("check the database by hand, then run `migrate force N` with the version it really is at")
+		return "check the database by hand, then run `migrate force N` with the version it really is at"
 	}
 	prev := m.src.previous(mig.Version)
 	return fmt.Sprintf("if %s was being applied, undo what of it ran and run `migrate force %d`, then `migrate up`; if it was being reverted to, finish that down by hand and run `migrate force %d`", mig.UpFile, prev, mig.Version)

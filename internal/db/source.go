@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"fmt"
 	"io/fs"
-	"path"
 	"regexp"
 	"slices"
 	"strconv"
@@ -187,15 +186,3 @@ func (s *Source) previous(v uint) uint {
 
 // NextVersion is the version `create` gives a new migration.
 func (s *Source) NextVersion() uint { return s.Latest() + 1 }
-
-// fileFor names the file run to move from version from to version to (one step).
-func (s *Source) fileFor(from, to int) string {
-	if to > from {
-		if m, ok := s.Find(uint(to)); ok {
-			return path.Clean(m.UpFile)
-		}
-	} else if m, ok := s.Find(uint(from)); ok {
-		return path.Clean(m.DownFile)
-	}
-	return ""
-}

@@ -1,0 +1,51 @@
+// Package testenv starts throwaway PostgreSQL and Redis servers in containers, with
+// testcontainers-go, for tests and for `mage testDB`.
+//
+// There is no reaper (ryuk) on machines without a container registry, so every container
+// started here is terminated by this package's callers: Terminate, StartBoth's error path and
+// Server.Close. On such machines build/testenv/setup.sh builds the images and
+// build/testenv/env.sh selects them; see the README.
+package testenv
+
+import "strings"
+
+// Environment variables read by this package (through the lookup function given to it, so
+// that internal/config stays the only reader of the environment in non-test code).
+const (
+	// EnvPostgresImage overrides the PostgreSQL image.
+	EnvPostgresImage = "VISIONA_TESTDB_POSTGRES_IMAGE"
+	// EnvRedisImage overrides the Redis image.
+	EnvRedisImage = "VISIONA_TESTDB_REDIS_IMAGE"
+	// EnvTestPostgresURL, when set, is a superuser URL of an existing PostgreSQL server that
+	// Server uses instead of starting a container.
+	EnvTestPostgresURL = "VISIONA_TEST_POSTGRES_URL"
+)
+
+// Default images: the production majors, for teams that can pull from a registry.
+const (
+	DefaultPostgresImage = "postgres:14-alpine"
+	DefaultRedisImage    = "redis:7-alpine"
+)
+
+// LocalImagePrefix marks images built on the machine by build/testenv/setup.sh. They can
+// never be pulled, so a missing one is reported at once instead of after pull retries.
+const LocalImagePrefix = "visiona-local/"
+
+// Images names the container images to start.
+type Images struct{ Postgres, Redis string }
+
+// ImagesFromEnv returns the images named by VISIONA_TESTDB_POSTGRES_IMAGE and
+// VISIONA_TESTDB_REDIS_IMAGE (blank counts as unset), defaulting to DefaultPostgresImage and
+// DefaultRedisImage. lookup is usually os.LookupEnv.
+func ImagesFromEnv(lookup func(string) (string, bool)) Images {
+	get := func(name, def string) string {
+		if v, ok := lookup(name); ok && strings.TrimSpace(v) != "" {
+			return strings.TrimSpace(v)
+		}
+		return def
+	}
+	return Images{
+		Postgres: get(EnvPostgresImage, DefaultPostgresImage),
+		Redis:    get(EnvRedisImage, DefaultRedisImage),
+	}
+}
