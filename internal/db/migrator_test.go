@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"os/exec"
 	"strings"
@@ -498,5 +499,31 @@ func TestInterruptStopsBetweenMigrations(t *testing.T) {
 		if got, want := tableExists(t, conn, fmt.Sprintf("t%d", i)), i <= len(results); got != want {
 			t.Errorf("table t%d exists=%v, want %v", i, got, want)
 		}
+	}
+}
+
+func TestAutoMigrate(t *testing.T) {
+	ctx := context.Background()
+	cfg := newDB(t)
+	var logs strings.Builder
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+
+	if err := db.AutoMigrate(ctx, cfg, migrations.FS, log); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logs.String(), "migrations pending") {
+		t.Errorf("without VISIONA_DB_AUTO_MIGRATE: want a pending warning, got %q", logs.String())
+	}
+	m := newMigrator(t, cfg, nil)
+	mustVersion(t, m, 0)
+
+	cfg.AutoMigrate = true
+	logs.Reset()
+	if err := db.AutoMigrate(ctx, cfg, migrations.FS, log); err != nil {
+		t.Fatal(err)
+	}
+	info := mustVersion(t, m, m.Source().Latest())
+	if got := strings.Count(logs.String(), "msg=migrated"); got != int(info.Latest) {
+		t.Errorf("%d migrated log lines, want %d:\n%s", got, info.Latest, logs.String())
 	}
 }
