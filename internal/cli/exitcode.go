@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 
 	"visiona-backend/internal/config"
@@ -21,7 +22,12 @@ const (
 	ExitDatabaseAhead  = 8  // the database is at a version no file has
 	ExitInvalidSource  = 9  // the migration files are not a valid set
 	ExitUnknownVersion = 10 // goto/force to a version that has no file
-	ExitInterrupted    = 130
+	// mage testDB (cmd/testdb maps its errors to these; cmd/migrate never links TestDB's containers)
+	ExitTestServers   = 20 // no Docker and no existing servers, or a server failed to start
+	ExitRoundTrip     = 21 // a migration's down does not reverse its up
+	ExitStaleSnapshot = 22 // migrations/schema.snapshot differs from what the migrations build
+	ExitSuites        = 23 // a dbtest suite failed
+	ExitInterrupted   = 130
 )
 
 // ExitCode maps an error from internal/db or internal/config to its exit code.
@@ -30,7 +36,7 @@ func ExitCode(err error) int {
 	switch {
 	case err == nil:
 		return ExitOK
-	case errors.Is(err, db.ErrInterrupted):
+	case errors.Is(err, db.ErrInterrupted), errors.Is(err, context.Canceled):
 		return ExitInterrupted
 	case errors.Is(err, config.ErrDatabaseNotConfigured), errors.As(err, &cfgErr):
 		return ExitConfig

@@ -35,7 +35,16 @@ var sslModes = []string{"disable", "allow", "prefer", "require", "verify-ca", "v
 type Config struct {
 	DB       DB
 	Redis    Redis
+	TestDB   TestDB
 	LogLevel string // debug, info, warn, error
+}
+
+// TestDB points `mage testDB` at existing servers instead of containers; it then works inside
+// throwaway databases (and a key prefix) it creates and removes, never touching existing data.
+// The container images are read by internal/testenv (VISIONA_TESTDB_*_IMAGE).
+type TestDB struct {
+	PostgresURL string // superuser postgres:// URL
+	RedisURL    string // redis:// URL
 }
 
 // DB describes one PostgreSQL database.
@@ -94,6 +103,10 @@ func Load(lookup Lookup) (Config, error) {
 			Addr:     p.str("VISIONA_REDIS_ADDR", ""),
 			Password: p.str("VISIONA_REDIS_PASSWORD", ""),
 			DB:       p.intRange("VISIONA_REDIS_DB", 0, 0, 15),
+		},
+		TestDB: TestDB{
+			PostgresURL: p.str("VISIONA_TESTDB_POSTGRES_URL", ""),
+			RedisURL:    p.str("VISIONA_TESTDB_REDIS_URL", ""),
 		},
 		LogLevel: p.oneOf("VISIONA_LOG_LEVEL", "info", []string{"debug", "info", "warn", "error"}),
 	}

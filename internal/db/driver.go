@@ -330,9 +330,12 @@ func (d *driver) recoverCommand(p *pendingMigrate) string {
 	return fmt.Sprintf("%s did not take effect (if it built an index CONCURRENTLY, drop the INVALID index it left: see `\\d` in psql); then run `migrate force %d` and fix the file before retrying", p.file, max(d.current, 0))
 }
 
-// bookkeeping replaces the version row, as golang-migrate does: one row, or none for no version.
+// bookkeeping replaces the version row: one row, or none for no version, as golang-migrate keeps
+// it. DELETE rather than golang-migrate's TRUNCATE: TRUNCATE makes new files for the table and its
+// index on every migration (measured in bench/: about a quarter of up's time and 40% of down's)
+// and takes an exclusive lock that blocks anyone reading the version meanwhile.
 func (d *driver) bookkeeping(version int, dirty bool) string {
-	sql := "TRUNCATE " + d.table + ";"
+	sql := "DELETE FROM " + d.table + ";"
 	if version >= 0 || (version == database.NilVersion && dirty) {
 		sql += fmt.Sprintf(" INSERT INTO %s (version, dirty) VALUES (%d, %t);", d.table, version, dirty)
 	}

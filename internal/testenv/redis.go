@@ -15,8 +15,11 @@ import (
 // Redis is a running Redis server in a container started by StartRedis.
 type Redis struct {
 	Image   string
-	Version string        // redis_version from INFO, e.g. "7.0.15"
-	Addr    string        // host:port for go-redis' Options.Addr; no password is set
+	Version string // redis_version from INFO, e.g. "7.0.15"
+	Addr    string // host:port for go-redis' Options.Addr
+	// URL is a redis:// URL for go-redis' ParseURL; for an existing server it may hold a
+	// password: never log it.
+	URL     string
 	Started time.Duration // from the start call until the server answered PING
 
 	ctr *tcredis.RedisContainer
@@ -66,17 +69,34 @@ func StartRedis(ctx context.Context, image string) (*Redis, error) {
 		return nil, startError("redis", image, false, ctr, fmt.Errorf("mapped port: %w", err))
 	}
 	r.Addr = net.JoinHostPort(host, strconv.Itoa(int(port.Num())))
-	if r.Version, err = redisVersion(ctx, r.Addr); err != nil {
+	r.URL = "redis://" + r.Addr + "/0"
+	if r.Version, err = redisVersion(ctx, &goredis.Options{Addr: r.Addr}); err != nil {
 		return nil, startError("redis", image, false, ctr, fmt.Errorf("query %s: %w", r.Addr, err))
 	}
 	r.Started = time.Since(start)
 	return r, nil
 }
 
-func redisVersion(ctx context.Context, addr string) (string, error) {
+// ConnectRedis describes an existing server from a redis:// URL (VISIONA_TESTDB_REDIS_URL) and
+// checks that it answers. Terminate does nothing to it. Errors never repeat the URL.
+func ConnectRedis(ctx context.Context, rawURL string) (*Redis, error) {
+	start := time.Now()
+	opts, err := goredis.ParseURL(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("redis URL: not a redis://[:password@]host:port/db URL")
+	}
+	r := &Redis{Addr: opts.Addr, URL: rawURL}
+	if r.Version, err = redisVersion(ctx, opts); err != nil {
+		return nil, fmt.Errorf("query redis at %s: %w", r.Addr, err)
+	}
+	r.Started = time.Since(start)
+	return r, nil
+}
+
+func redisVersion(ctx context.Context, opts *goredis.Options) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	c := goredis.NewClient(&goredis.Options{Addr: addr})
+	c := goredis.NewClient(opts)
 	defer c.Close()
 	if err := c.Ping(ctx).Err(); err != nil {
 		return "", err
@@ -91,4 +111,35 @@ func redisVersion(ctx context.Context, addr string) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("no redis_version in INFO server")
+}
+
+// DeleteRedisPrefix removes every key starting with prefix: how TestDB leaves an existing Redis
+// as it found it. SCAN, not KEYS, so a large server is not blocked.
+func DeleteRedisPrefix(ctx context.Context, rawURL, prefix string) error {
+	opts, err := goredis.ParseURL(rawURL)
+	if err != nil {
+		return fmt.Errorf("redis URL: not a redis://[:password@]host:port/db URL")
+	}
+	c := goredis.NewClient(opts)
+	defer c.Close()
+	iter := c.Scan(ctx, 0, prefix+"*", 1000).Iterator()
+	var batch []string
+	for iter.Next(ctx) {
+		batch = append(batch, iter.Val())
+		if len(batch) == 1000 {
+			if err := c.Unlink(ctx, batch...).Err(); err != nil {
+				return fmt.Errorf("delete keys %s*: %w", prefix, err)
+			}
+			batch = batch[:0]
+		}
+	}
+	if err := iter.Err(); err != nil {
+		return fmt.Errorf("scan keys %s*: %w", prefix, err)
+	}
+	if len(batch) > 0 {
+		if err := c.Unlink(ctx, batch...).Err(); err != nil {
+			return fmt.Errorf("delete keys %s*: %w", prefix, err)
+		}
+	}
+	return nil
 }
