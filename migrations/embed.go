@@ -3,7 +3,8 @@ package migrations
 
 import "embed"
 
-// FS holds every file of this directory, so strict discovery also sees misnamed files and editor backups.
+// FS holds the SQL files: what a binary needs to migrate. Misnamed .sql files are embedded too, so
+// strict discovery rejects them in every binary; the on-disk folder is checked by the tests.
 //
-//go:embed *
+//go:embed *.sql
 var FS embed.FS

@@ -97,7 +97,7 @@ func classifyConnectError(d config.DB, err error) error {
 	case strings.Contains(err.Error(), "no such file or directory"):
 		ce.Reason = "no PostgreSQL socket in that directory"
 		ce.Hint = "is PostgreSQL running? check VISIONA_DB_HOST and VISIONA_DB_PORT"
-	case strings.Contains(err.Error(), "SSL") || strings.Contains(err.Error(), "tls"):
+	case strings.Contains(err.Error(), "server refused TLS connection") || strings.Contains(err.Error(), "tls: "):
 		ce.Reason = "TLS negotiation failed"
 		ce.Hint = "check VISIONA_DB_SSLMODE against what the server offers"
 	default:

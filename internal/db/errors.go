@@ -127,7 +127,7 @@ type LockHolder struct {
 	PID             int
 	ApplicationName string
 	ClientAddr      string
-	Since           time.Time // backend_start of the holder's session... or the start of its transaction
+	Since           time.Time // backend_start: when the holder's session connected
 	State           string
 }
 

@@ -115,6 +115,14 @@ func TestEmbeddedMigrationsLoad(t *testing.T) {
 	}
 }
 
+// The folder on disk must be clean too: the binary embeds only *.sql, so an editor backup or a
+// stray file there would otherwise go unnoticed until someone runs create.
+func TestMigrationsFolderOnDiskLoads(t *testing.T) {
+	if _, err := LoadSource(os.DirFS("../../migrations")); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestLineColumn(t *testing.T) {
 	body := []byte("CREATE TABLE a (id int);\n-- é comment\nSELEC 1;\n")
 	// PostgreSQL counts characters, not bytes: 'é' is one.
