@@ -287,7 +287,7 @@ func testContainers(t *testing.T) int {
 	}
 	defer cli.Close()
 	res, err := cli.ContainerList(t.Context(), client.ContainerListOptions{
-		All:     true,
+		All: true,
 		// This process's containers only: other test binaries run theirs at the same time.
 		Filters: client.Filters{}.Add("label", "org.testcontainers.sessionId="+testcontainers.SessionID()),
 	})
