@@ -8,8 +8,9 @@ import (
 
 	"visiona-backend/internal/cli"
 	"visiona-backend/migrations"
+	"visiona-backend/testdata/seed"
 )
 
 func main() {
-	os.Exit(cli.Run(context.Background(), cli.OSEnv(os.Args[1:], migrations.FS, "migrations")))
+	os.Exit(cli.Run(context.Background(), cli.OSEnv(os.Args[1:], migrations.FS, seed.FS, "migrations")))
 }

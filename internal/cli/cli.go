@@ -42,13 +42,14 @@ type Env struct {
 	Lookup        config.Lookup
 	Interactive   bool   // stdin is a terminal: commands may ask before destroying data
 	Migrations    fs.FS  // the embedded migration files
+	Seed          fs.FS  // the data reset loads after migrating; nil: none
 	MigrationsDir string // the on-disk folder `create` writes to
 }
 
 // OSEnv is the Env of a real process.
-func OSEnv(args []string, migrations fs.FS, dir string) Env {
+func OSEnv(args []string, migrations, seed fs.FS, dir string) Env {
 	return Env{Args: args, Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Lookup: os.LookupEnv,
-		Interactive: term.IsTerminal(int(os.Stdin.Fd())), Migrations: migrations, MigrationsDir: dir}
+		Interactive: term.IsTerminal(int(os.Stdin.Fd())), Migrations: migrations, Seed: seed, MigrationsDir: dir}
 }
 
 const usage = `usage: migrate [-json] <command> [arguments]
@@ -61,6 +62,9 @@ commands:
   version         print the database's version, dirty flag and pending count
   status          list every migration file as applied or pending
   create NAME     write the next NNNNNN_NAME.up.sql / .down.sql pair into migrations/
+  reset           drop every object in a LOCAL database, migrate up, load the seed data
+                  (refused unless the host is loopback or a unix socket, or
+                  VISIONA_DB_ALLOW_REMOTE_RESET=true)
 
 flags:
   -json           print results as one JSON document on stdout
@@ -71,7 +75,7 @@ The database comes from the environment only (never a flag):
 
 exit codes: 0 ok, 1 internal, 2 usage, 3 configuration, 4 cannot connect, 5 migration failed,
   6 dirty, 7 lock timeout, 8 database ahead of files, 9 invalid migration files,
-  10 unknown version, 130 interrupted
+  10 unknown version, 11 reset refused (remote host), 12 seed failed, 130 interrupted
 `
 
 // Run executes one command and returns the process exit code.
@@ -143,7 +147,7 @@ func (r *runner) run(ctx context.Context) error {
 	r.out.json = *jsonOut
 	args := fset.Args()
 	if len(args) == 0 {
-		return usageErr("no command given; want one of up, down, goto, force, version, status, create")
+		return usageErr("no command given; want one of up, down, goto, force, version, status, create, reset")
 	}
 	cmd, args := args[0], args[1:]
 	r.out.command = cmd
@@ -153,9 +157,9 @@ func (r *runner) run(ctx context.Context) error {
 		return nil
 	case "create":
 		return r.create(args)
-	case "up", "down", "goto", "force", "version", "status":
+	case "up", "down", "goto", "force", "version", "status", "reset":
 	default:
-		return usageErr("unknown command %q; want one of up, down, goto, force, version, status, create", cmd)
+		return usageErr("unknown command %q; want one of up, down, goto, force, version, status, create, reset", cmd)
 	}
 
 	cfg, err := config.Load(r.env.Lookup)
@@ -200,6 +204,11 @@ func (r *runner) run(ctx context.Context) error {
 			return err
 		}
 		return r.version(ctx, m)
+	case "reset":
+		if err := noArgs(cmd, args); err != nil {
+			return err
+		}
+		return r.reset(ctx, cfg.DB)
 	default: // status
 		if err := noArgs(cmd, args); err != nil {
 			return err
@@ -292,6 +301,14 @@ func (r *runner) progress(res db.Result) {
 		w = r.env.Stderr
 	}
 	fmt.Fprintln(w, progressLine(res))
+}
+
+func (r *runner) reset(ctx context.Context, cfg config.DB) error {
+	report, err := db.Reset(ctx, cfg, r.env.Migrations, r.env.Seed, db.WithLogger(r.log), db.WithProgress(r.progress))
+	if report != nil {
+		r.out.reset(report)
+	}
+	return err
 }
 
 func (r *runner) create(args []string) error {

@@ -87,6 +87,7 @@ func TestBadInputWithoutDatabase(t *testing.T) {
 		{"unreachable", offline, nil, []string{"up"}, cli.ExitConnect, "cannot connect to u@127.0.0.1:1/d?sslmode=prefer: connection refused"},
 		{"unknown host", with(offline, "VISIONA_DB_HOST", "no-such-host.invalid"), nil, []string{"version"}, cli.ExitConnect, `host "no-such-host.invalid" not found`},
 		{"broken migrations", offline, broken, []string{"status"}, cli.ExitInvalidSource, "migrations/000001_a.up.sql: has no down file"},
+		{"reset remote host", with(offline, "VISIONA_DB_HOST", "10.1.2.3"), nil, []string{"reset"}, cli.ExitRemoteReset, "refusing to reset u@10.1.2.3:1/d"},
 		{"force unknown version", offline, nil, []string{"force", "999"}, cli.ExitUnknownVersion, "no migration with that version: 999"},
 	}
 	for _, c := range cases {

@@ -22,6 +22,8 @@ const (
 	ExitDatabaseAhead  = 8  // the database is at a version no file has
 	ExitInvalidSource  = 9  // the migration files are not a valid set
 	ExitUnknownVersion = 10 // goto/force to a version that has no file
+	ExitRemoteReset    = 11 // reset refused: the host is not local
+	ExitSeed           = 12 // reset: a seed file failed (rolled back)
 	// mage testDB (cmd/testdb maps its errors to these; cmd/migrate never links TestDB's containers)
 	ExitTestServers   = 20 // no Docker and no existing servers, or a server failed to start
 	ExitRoundTrip     = 21 // a migration's down does not reverse its up
@@ -54,6 +56,10 @@ func ExitCode(err error) int {
 		return ExitInvalidSource
 	case errors.Is(err, db.ErrUnknownVersion):
 		return ExitUnknownVersion
+	case errors.Is(err, db.ErrRemoteReset):
+		return ExitRemoteReset
+	case errors.Is(err, db.ErrSeedFailed):
+		return ExitSeed
 	case errors.Is(err, db.ErrInvalidArgument), errors.Is(err, errUsage):
 		return ExitUsage
 	}

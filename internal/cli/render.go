@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -32,6 +34,7 @@ type report struct {
 	Version    *db.VersionInfo      `json:"version,omitempty"`
 	Migrations []db.MigrationStatus `json:"migrations,omitempty"`
 	Created    []string             `json:"created,omitempty"`
+	Reset      *db.ResetReport      `json:"reset,omitempty"`
 	results    []db.Result
 }
 
@@ -113,6 +116,27 @@ func (p *printer) status(st db.Status) {
 		fmt.Fprintf(tw, "%06d\t%s\t%s\n", m.Version, m.Name, state)
 	}
 	tw.Flush()
+}
+
+// reset reports what a reset did; each phase it reached gets a line.
+func (p *printer) reset(r *db.ResetReport) {
+	p.doc.Reset = r
+	kinds := make([]string, 0, len(r.Dropped))
+	for kind, n := range r.Dropped {
+		kinds = append(kinds, fmt.Sprintf("%d %s", n, kind))
+	}
+	slices.Sort(kinds)
+	dropped := "nothing"
+	if len(kinds) > 0 {
+		dropped = fmt.Sprintf("%d objects (%s)", r.DroppedTotal(), strings.Join(kinds, ", "))
+	}
+	fmt.Fprintf(&p.text, "reset %s\ndropped %s in %s\n", r.Target, dropped, roundDuration(r.DropDuration))
+	if r.MigrateDuration > 0 {
+		fmt.Fprintf(&p.text, "migrated to version %d (%d migration(s)) in %s\n", r.Version, len(r.Applied), roundDuration(r.MigrateDuration))
+	}
+	if len(r.SeedFiles) > 0 {
+		fmt.Fprintf(&p.text, "seeded %d rows from %s in %s\n", r.SeedRows, strings.Join(r.SeedFiles, ", "), roundDuration(r.SeedDuration))
+	}
 }
 
 func (p *printer) created(paths ...string) {

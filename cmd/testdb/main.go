@@ -1,0 +1,114 @@
+// Command testdb is `mage testDB`: it proves the migrations round-trip on real PostgreSQL, checks
+// migrations/schema.snapshot, and runs the dbtest suites against PostgreSQL and Redis. With
+// -write-snapshot it only writes the snapshot file (`mage schemaDump`). Run it from the repository
+// root. Exit codes are internal/cli's (20-23 for TestDB's own failures).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	tclog "github.com/testcontainers/testcontainers-go/log"
+
+	"visiona-backend/internal/cli"
+	"visiona-backend/internal/config"
+	"visiona-backend/internal/testdb"
+	"visiona-backend/internal/testenv"
+	"visiona-backend/migrations"
+)
+
+const snapshotFile = "migrations/schema.snapshot"
+
+func main() { os.Exit(run()) }
+
+func run() int {
+	fset := flag.NewFlagSet("testdb", flag.ContinueOnError)
+	jsonOut := fset.Bool("json", false, "print the report as one JSON document on stdout (progress goes to stderr)")
+	writeSnapshot := fset.Bool("write-snapshot", false, "only write "+snapshotFile+" from the migrations, then exit")
+	fset.SetOutput(os.Stderr)
+	if err := fset.Parse(os.Args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return cli.ExitOK
+		}
+		return cli.ExitUsage
+	}
+	if fset.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "testdb: error: unexpected argument %q; run testdb -h\n", fset.Arg(0))
+		return cli.ExitUsage
+	}
+	cfg, err := config.Load(os.LookupEnv)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "testdb: error: %v\n", err)
+		return cli.ExitConfig
+	}
+
+	// testcontainers narrates every container step; our own lines already say what started, where
+	// and how fast, and a failed start carries the container's log in its error.
+	tclog.SetDefault(tclog.NewNoopLogger())
+
+	// Ctrl-C and SIGTERM cancel the run; cleanup still removes the containers.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	var out io.Writer = os.Stdout
+	if *jsonOut {
+		out = os.Stderr
+	}
+	opts := testdb.Options{
+		Images:       testenv.ImagesFromEnv(os.LookupEnv),
+		Servers:      cfg.TestDB,
+		Migrations:   migrations.FS,
+		SnapshotFile: snapshotFile,
+		RepoDir:      ".",
+		Out:          out,
+	}
+	if *writeSnapshot {
+		err := testdb.WriteSnapshot(ctx, opts)
+		code := exitCode(err)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "testdb: error: %v\n", err)
+		}
+		return code
+	}
+	report, err := testdb.Run(ctx, opts)
+	code := exitCode(err)
+	report.WriteSummary(out)
+	if *jsonOut {
+		if werr := report.WriteJSON(os.Stdout, code, err); werr != nil && code == cli.ExitOK {
+			return cli.ExitInternal
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "testdb: error: %s (exit %d)\n", firstLine(err.Error()), code)
+	}
+	return code
+}
+
+func exitCode(err error) int {
+	switch {
+	case errors.Is(err, testdb.ErrUnavailable):
+		return cli.ExitTestServers
+	case errors.Is(err, testdb.ErrRoundTrip):
+		return cli.ExitRoundTrip
+	case errors.Is(err, testdb.ErrStaleSnapshot):
+		return cli.ExitStaleSnapshot
+	case errors.Is(err, testdb.ErrSuites):
+		return cli.ExitSuites
+	}
+	return cli.ExitCode(err)
+}
+
+func firstLine(s string) string {
+	for i, r := range s {
+		if r == '\n' {
+			return s[:i]
+		}
+	}
+	return s
+}

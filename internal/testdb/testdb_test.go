@@ -1,0 +1,150 @@
+package testdb_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/moby/moby/client"
+	"github.com/testcontainers/testcontainers-go"
+
+	"visiona-backend/internal/config"
+	"visiona-backend/internal/schema"
+	"visiona-backend/internal/testdb"
+	"visiona-backend/internal/testenv"
+	"visiona-backend/migrations"
+)
+
+var pgServer = testenv.NewServer()
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	pgServer.Close()
+	os.Exit(code)
+}
+
+// containers counts this process's testcontainers containers, running or not.
+func containers(t *testing.T) int {
+	t.Helper()
+	cli, err := testcontainers.NewDockerClientWithOpts(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	res, err := cli.ContainerList(t.Context(), client.ContainerListOptions{All: true,
+		Filters: client.Filters{}.Add("label", "org.testcontainers.sessionId="+testcontainers.SessionID())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(res.Items)
+}
+
+// The real schema, with containers: round trip and the committed snapshot pass, and every
+// container is gone afterwards.
+func TestRunOnOurSchema(t *testing.T) {
+	testenv.RequireDocker(t)
+	before := containers(t)
+	var out bytes.Buffer
+	report, err := testdb.Run(t.Context(), testdb.Options{
+		Images: testenv.ImagesFromEnv(os.LookupEnv), Migrations: migrations.FS,
+		SnapshotFile: "migrations/schema.snapshot", RepoDir: "../..", NoSuites: true, Out: &out,
+	})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	if report.Migrations < 5 || len(report.Servers) != 2 || report.Servers[0].Version == "" {
+		t.Errorf("report %+v", report)
+	}
+	for _, want := range []string{"every down reverses its up", "migrations/schema.snapshot is current", "removed 2 containers"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+	if after := containers(t); after != before {
+		t.Errorf("%d containers before, %d after: TestDB left some behind", before, after)
+	}
+}
+
+// existingServers points TestDB at the shared test PostgreSQL and a Redis of its own, the way a
+// team without Docker would with VISIONA_TESTDB_*_URL.
+func existingServers(t *testing.T) config.TestDB {
+	t.Helper()
+	testenv.RequireDocker(t)
+	rd, err := testenv.StartRedis(t.Context(), testenv.ImagesFromEnv(os.LookupEnv).Redis)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rd.Terminate(context.Background()) })
+	return config.TestDB{PostgresURL: pgServer.Postgres(t).AdminURL, RedisURL: rd.URL}
+}
+
+// Each broken set in testdata/roundtrip fails TestDB with the guilty migration named.
+func TestRunBlamesTheMigrationWhoseDownDoesNotReverse(t *testing.T) {
+	servers := existingServers(t)
+	for name, blamed := range map[string]string{
+		"down_forgets_index":       "000002_add_devices_serial_index",
+		"down_drops_extra_column":  "000002_add_models_source",
+		"irreversible_type_change": "000002_widen_users_nickname",
+	} {
+		t.Run(name, func(t *testing.T) {
+			var out bytes.Buffer
+			_, err := testdb.Run(t.Context(), testdb.Options{Servers: servers, Migrations: os.DirFS(filepath.Join("../../testdata/roundtrip", name)),
+				RepoDir: "../..", NoSuites: true, Out: &out})
+			var rte *schema.RoundTripError
+			if !errors.Is(err, testdb.ErrRoundTrip) || !errors.As(err, &rte) {
+				t.Fatalf("err = %v, want ErrRoundTrip", err)
+			}
+			if got := rte.UpFile; !strings.HasPrefix(got, blamed) {
+				t.Errorf("blamed %s, want %s", got, blamed)
+			}
+			if !strings.Contains(out.String(), blamed) || !strings.Contains(out.String(), "dropped 1 databases") {
+				t.Errorf("output should name %s and drop its database:\n%s", blamed, out.String())
+			}
+		})
+	}
+}
+
+func TestRunReportsAStaleSnapshot(t *testing.T) {
+	servers := existingServers(t)
+	committed, err := os.ReadFile("../../migrations/schema.snapshot")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	// As if someone added an index in a migration and forgot to run schemaDump: the committed file
+	// lacks it.
+	var kept []string
+	skip := false
+	for _, line := range strings.SplitAfter(string(committed), "\n") {
+		if !strings.HasPrefix(line, " ") {
+			skip = strings.HasPrefix(line, "index public.devices_serial_live_key")
+		}
+		if !skip {
+			kept = append(kept, line)
+		}
+	}
+	stale := strings.Join(kept, "")
+	if stale == string(committed) {
+		t.Fatal("the index to remove is not in the committed snapshot; update this test")
+	}
+	if err := os.WriteFile(filepath.Join(dir, "schema.snapshot"), []byte(stale), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	_, err = testdb.Run(t.Context(), testdb.Options{Servers: servers, Migrations: migrations.FS, SnapshotFile: "schema.snapshot", RepoDir: dir, NoSuites: true, Out: &out})
+	if !errors.Is(err, testdb.ErrStaleSnapshot) || !strings.Contains(err.Error(), "devices_serial_live_key") || !strings.Contains(err.Error(), "schemaDump") {
+		t.Fatalf("err = %v, want ErrStaleSnapshot naming the index and schemaDump", err)
+	}
+}
+
+func TestRunWithoutServers(t *testing.T) {
+	_, err := testdb.Run(t.Context(), testdb.Options{Servers: config.TestDB{PostgresURL: "postgres://u:secret-pw@127.0.0.1:1/postgres?sslmode=disable", RedisURL: "redis://127.0.0.1:1/0"},
+		Migrations: migrations.FS, NoSuites: true})
+	if !errors.Is(err, testdb.ErrUnavailable) || strings.Contains(err.Error(), "secret-pw") {
+		t.Fatalf("err = %v, want ErrUnavailable without the password", err)
+	}
+}

@@ -1,0 +1,1 @@
+alter table models add column source text not null default 'upload';

@@ -1,0 +1,1 @@
+create index models_name_idx on models (name);

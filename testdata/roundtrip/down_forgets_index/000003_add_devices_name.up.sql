@@ -1,0 +1,1 @@
+alter table devices add column name text not null default '';
