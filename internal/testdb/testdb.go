@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/testcontainers/testcontainers-go"
 
 	"visiona-backend/internal/config"
 	"visiona-backend/internal/db"
@@ -50,7 +51,9 @@ type Options struct {
 	RepoDir      string   // where `go test` runs
 	Packages     []string // dbtest packages, default ./...
 	NoSuites     bool     // stop after the round trip and snapshot check (TestDB's own tests)
-	Out          io.Writer
+	// Labels are put on the containers, so a caller can find exactly the ones this run made.
+	Labels map[string]string
+	Out    io.Writer
 	// GoTestOut receives the suites' output; Out when nil.
 	GoTestOut io.Writer
 }
@@ -171,7 +174,7 @@ func (r *run) startServers(ctx context.Context) error {
 			break
 		}
 		r.printf("starting %s and %s", r.opts.Images.Postgres, r.opts.Images.Redis)
-		if r.pg, r.redis, err = testenv.StartBoth(ctx, r.opts.Images); err != nil {
+		if r.pg, r.redis, err = testenv.StartBoth(ctx, r.opts.Images, testcontainers.WithLabels(r.opts.Labels)); err != nil {
 			err = fmt.Errorf("%w: %v", ErrUnavailable, err)
 		}
 	}
@@ -205,7 +208,7 @@ func (r *run) startPostgres(ctx context.Context) error {
 		if ok, reason := testenv.DockerAvailable(ctx); !ok {
 			return fmt.Errorf("%w: %s; or point it at an existing server with VISIONA_TESTDB_POSTGRES_URL", ErrUnavailable, reason)
 		}
-		if r.pg, err = testenv.StartPostgres(ctx, r.opts.Images.Postgres); err != nil {
+		if r.pg, err = testenv.StartPostgres(ctx, r.opts.Images.Postgres, testcontainers.WithLabels(r.opts.Labels)); err != nil {
 			return fmt.Errorf("%w: %v", ErrUnavailable, err)
 		}
 	}

@@ -27,8 +27,8 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// containers counts this process's testcontainers containers, running or not.
-func containers(t *testing.T) int {
+// containers counts the containers, running or not, labelled visiona.test=label.
+func containers(t *testing.T, label string) int {
 	t.Helper()
 	cli, err := testcontainers.NewDockerClientWithOpts(t.Context())
 	if err != nil {
@@ -36,7 +36,7 @@ func containers(t *testing.T) int {
 	}
 	defer cli.Close()
 	res, err := cli.ContainerList(t.Context(), client.ContainerListOptions{All: true,
-		Filters: client.Filters{}.Add("label", "org.testcontainers.sessionId="+testcontainers.SessionID())})
+		Filters: client.Filters{}.Add("label", "visiona.test="+label)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,10 +47,10 @@ func containers(t *testing.T) int {
 // container is gone afterwards.
 func TestRunOnOurSchema(t *testing.T) {
 	testenv.RequireDocker(t)
-	before := containers(t)
+	label := t.Name() + "-" + testcontainers.SessionID()
 	var out bytes.Buffer
 	report, err := testdb.Run(t.Context(), testdb.Options{
-		Images: testenv.ImagesFromEnv(os.LookupEnv), Migrations: migrations.FS,
+		Images: testenv.ImagesFromEnv(os.LookupEnv), Migrations: migrations.FS, Labels: map[string]string{"visiona.test": label},
 		SnapshotFile: "migrations/schema.snapshot", RepoDir: "../..", NoSuites: true, Out: &out,
 	})
 	if err != nil {
@@ -64,8 +64,8 @@ func TestRunOnOurSchema(t *testing.T) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}
 	}
-	if after := containers(t); after != before {
-		t.Errorf("%d containers before, %d after: TestDB left some behind", before, after)
+	if left := containers(t, label); left != 0 {
+		t.Errorf("TestDB left %d of its containers behind", left)
 	}
 }
 

@@ -5,12 +5,17 @@ import (
 	"errors"
 	"sync"
 	"time"
+
+	"github.com/testcontainers/testcontainers-go"
 )
 
 // StartBoth starts PostgreSQL and Redis in parallel (the whole start then takes as long as
 // PostgreSQL's alone). If either fails, the other's start is cancelled, whatever started is
 // terminated, and the error says what failed.
-func StartBoth(ctx context.Context, images Images) (*Postgres, *Redis, error) {
+//
+// opts apply to both containers (e.g. testcontainers.WithLabels, so a caller can find exactly
+// its own containers).
+func StartBoth(ctx context.Context, images Images, opts ...testcontainers.ContainerCustomizer) (*Postgres, *Redis, error) {
 	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -22,12 +27,12 @@ func StartBoth(ctx context.Context, images Images) (*Postgres, *Redis, error) {
 		pgErr, rdErr error
 	)
 	wg.Go(func() {
-		if pg, pgErr = StartPostgres(ctx, images.Postgres); pgErr != nil {
+		if pg, pgErr = StartPostgres(ctx, images.Postgres, opts...); pgErr != nil {
 			cancel() // no point waiting for the other one
 		}
 	})
 	wg.Go(func() {
-		if rd, rdErr = StartRedis(ctx, images.Redis); rdErr != nil {
+		if rd, rdErr = StartRedis(ctx, images.Redis, opts...); rdErr != nil {
 			cancel()
 		}
 	})

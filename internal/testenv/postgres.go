@@ -88,7 +88,7 @@ func (p *Postgres) Terminate(ctx context.Context) error {
 // password and PGDATA on tmpfs (initdb's ~40 MB never touch the disk: starts ~15% faster, and
 // nothing needs to outlive the container). It returns once the server answers a query. On
 // error nothing is left running.
-func StartPostgres(ctx context.Context, image string) (*Postgres, error) {
+func StartPostgres(ctx context.Context, image string, opts ...testcontainers.ContainerCustomizer) (*Postgres, error) {
 	start := time.Now()
 	present, err := checkImage(ctx, image)
 	if err != nil {
@@ -98,7 +98,7 @@ func StartPostgres(ctx context.Context, image string) (*Postgres, error) {
 	if err != nil {
 		return nil, err
 	}
-	ctr, err := tcpostgres.Run(ctx, image,
+	ctr, err := tcpostgres.Run(ctx, image, append([]testcontainers.ContainerCustomizer{
 		tcpostgres.WithUsername(superuser),
 		tcpostgres.WithPassword(password),
 		tcpostgres.WithDatabase(adminDB),
@@ -106,7 +106,7 @@ func StartPostgres(ctx context.Context, image string) (*Postgres, error) {
 		// entrypoint's temporary server has stopped get "connection reset by peer".
 		tcpostgres.BasicWaitStrategies(),
 		testcontainers.WithTmpfs(map[string]string{pgdata: "rw"}),
-	)
+	}, opts...)...)
 	if err != nil {
 		return nil, startError("postgres", image, !present, ctr, err)
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
+	"github.com/testcontainers/testcontainers-go"
 	tcredis "github.com/testcontainers/testcontainers-go/modules/redis"
 )
 
@@ -49,13 +50,13 @@ func (r *Redis) Terminate(ctx context.Context) error {
 
 // StartRedis starts image with testcontainers' redis module and returns once the server
 // answers PING. On error nothing is left running.
-func StartRedis(ctx context.Context, image string) (*Redis, error) {
+func StartRedis(ctx context.Context, image string, opts ...testcontainers.ContainerCustomizer) (*Redis, error) {
 	start := time.Now()
 	present, err := checkImage(ctx, image)
 	if err != nil {
 		return nil, fmt.Errorf("start redis: %w", err)
 	}
-	ctr, err := tcredis.Run(ctx, image)
+	ctr, err := tcredis.Run(ctx, image, opts...)
 	if err != nil {
 		return nil, startError("redis", image, !present, ctr, err)
 	}

@@ -159,8 +159,8 @@ func TestStartBothFailureLeavesNothing(t *testing.T) {
 		{"container exits", images.Redis, "container log"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			before := testContainers(t)
-			pg, rd, err := StartBoth(t.Context(), Images{Postgres: tc.pgImage, Redis: images.Redis})
+			label := testcontainers.WithLabels(map[string]string{"visiona.test": t.Name() + "-" + testcontainers.SessionID()})
+			pg, rd, err := StartBoth(t.Context(), Images{Postgres: tc.pgImage, Redis: images.Redis}, label)
 			if err == nil || pg != nil || rd != nil {
 				t.Fatalf("StartBoth: pg=%v rd=%v err=%v; want only an error", pg, rd, err)
 			}
@@ -168,8 +168,8 @@ func TestStartBothFailureLeavesNothing(t *testing.T) {
 			if !strings.Contains(err.Error(), tc.wantInErr) {
 				t.Errorf("error does not contain %q", tc.wantInErr)
 			}
-			if after := testContainers(t); after != before {
-				t.Errorf("%d testcontainers container(s) before a failed StartBoth, %d after", before, after)
+			if left := testContainers(t, t.Name()+"-"+testcontainers.SessionID()); left != 0 {
+				t.Errorf("%d container(s) of this failed StartBoth are left", left)
 			}
 		})
 	}
@@ -279,7 +279,9 @@ func exec(t *testing.T, url, sql string) {
 }
 
 // testContainers counts the containers testcontainers created that still exist.
-func testContainers(t *testing.T) int {
+// testContainers counts the containers, running or not, labelled visiona.test=label: only the
+// test's own, whatever other test binaries run meanwhile.
+func testContainers(t *testing.T, label string) int {
 	t.Helper()
 	cli, err := testcontainers.NewDockerClientWithOpts(t.Context())
 	if err != nil {
@@ -287,9 +289,8 @@ func testContainers(t *testing.T) int {
 	}
 	defer cli.Close()
 	res, err := cli.ContainerList(t.Context(), client.ContainerListOptions{
-		All: true,
-		// This process's containers only: other test binaries run theirs at the same time.
-		Filters: client.Filters{}.Add("label", "org.testcontainers.sessionId="+testcontainers.SessionID()),
+		All:     true,
+		Filters: client.Filters{}.Add("label", "visiona.test="+label),
 	})
 	if err != nil {
 		t.Fatal(err)
