@@ -325,7 +325,12 @@ func (r *run) suites(ctx context.Context, template string) error {
 		EnvDBTestRedisPrefix+"=testdb:"+r.id+":",
 		// The dbtest packages' own integration tests use this server too instead of starting more.
 		testenv.EnvTestPostgresURL+"="+r.pg.AdminURL,
+		testenv.EnvRunLabel+"="+r.runLabel(),
 	)
+	// On Ctrl-C, interrupt rather than kill, and give the test binaries time to stop; whatever
+	// containers they still leave, cleanup finds by the run label.
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	cmd.WaitDelay = 10 * time.Second
 	// A template cannot be cloned while anyone is connected to it: nothing here is.
 	err := cmd.Run()
 	if err != nil {
@@ -338,6 +343,9 @@ func (r *run) suites(ctx context.Context, template string) error {
 	r.report.phase("dbtest suites", start, err, "go "+strings.Join(args, " "))
 	return err
 }
+
+// runLabel marks the containers the suites start, so cleanup can find those an interrupt left.
+func (r *run) runLabel() string { return "testdb-" + r.id }
 
 // cleanup removes what this run started or created, with its own deadline: the run's context
 // may already be cancelled.
@@ -364,6 +372,11 @@ func (r *run) cleanup() {
 	}
 	if r.redis != nil && r.redis.Image == "" {
 		errs = append(errs, testenv.DeleteRedisPrefix(ctx, r.redis.URL, "testdb:"+r.id+":"))
+	}
+	if ok, _ := testenv.DockerAvailable(ctx); ok {
+		leftovers, err := testenv.RemoveRun(ctx, r.runLabel())
+		removed += leftovers
+		errs = append(errs, err)
 	}
 	err := errors.Join(errs...)
 	detail := fmt.Sprintf("removed %d containers", removed)

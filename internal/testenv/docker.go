@@ -128,3 +128,36 @@ func firstLine(err error) string {
 	s, _, _ := strings.Cut(err.Error(), "\n")
 	return s
 }
+
+// EnvRunLabel, when set, is put on every container this package starts as the label
+// visiona.run=<value>. TestDB sets it for the suites it runs, so that after an interrupt (when a
+// killed test binary could not terminate its own containers) it finds and removes them.
+const EnvRunLabel = "VISIONA_TESTENV_RUN"
+
+// runLabel returns the customizer that applies EnvRunLabel, or nothing when it is unset.
+func runLabel() []testcontainers.ContainerCustomizer {
+	if v := os.Getenv(EnvRunLabel); v != "" {
+		return []testcontainers.ContainerCustomizer{testcontainers.WithLabels(map[string]string{"visiona.run": v})}
+	}
+	return nil
+}
+
+// RemoveRun removes every container labelled visiona.run=run, running or not, and says how many.
+func RemoveRun(ctx context.Context, run string) (int, error) {
+	cli, err := testcontainers.NewDockerClientWithOpts(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("connect to docker: %w", err)
+	}
+	defer cli.Close()
+	res, err := cli.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: client.Filters{}.Add("label", "visiona.run="+run)})
+	if err != nil {
+		return 0, fmt.Errorf("list containers of run %s: %w", run, err)
+	}
+	var errs []error
+	for _, c := range res.Items {
+		if _, err := cli.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{Force: true, RemoveVolumes: true}); err != nil {
+			errs = append(errs, fmt.Errorf("remove container %.12s: %w", c.ID, err))
+		}
+	}
+	return len(res.Items) - len(errs), errors.Join(errs...)
+}

@@ -106,7 +106,7 @@ func StartPostgres(ctx context.Context, image string, opts ...testcontainers.Con
 		// entrypoint's temporary server has stopped get "connection reset by peer".
 		tcpostgres.BasicWaitStrategies(),
 		testcontainers.WithTmpfs(map[string]string{pgdata: "rw"}),
-	}, opts...)...)
+	}, append(runLabel(), opts...)...)...)
 	if err != nil {
 		return nil, startError("postgres", image, !present, ctr, err)
 	}

@@ -56,7 +56,7 @@ func StartRedis(ctx context.Context, image string, opts ...testcontainers.Contai
 	if err != nil {
 		return nil, fmt.Errorf("start redis: %w", err)
 	}
-	ctr, err := tcredis.Run(ctx, image, opts...)
+	ctr, err := tcredis.Run(ctx, image, append(runLabel(), opts...)...)
 	if err != nil {
 		return nil, startError("redis", image, !present, ctr, err)
 	}

@@ -297,3 +297,22 @@ func testContainers(t *testing.T, label string) int {
 	}
 	return len(res.Items)
 }
+
+// What TestDB relies on after an interrupt: containers started under a run label can be found
+// and removed even when nobody terminated them.
+func TestRemoveRun(t *testing.T) {
+	RequireDocker(t)
+	run := "removerun-" + testcontainers.SessionID()[:12]
+	t.Setenv(EnvRunLabel, run)
+	rd, err := StartRedis(t.Context(), ImagesFromEnv(os.LookupEnv).Redis)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := RemoveRun(t.Context(), run)
+	if err != nil || n != 1 {
+		t.Fatalf("RemoveRun = %d, %v; want 1 container removed", n, err)
+	}
+	if err := rd.Terminate(t.Context()); err == nil {
+		t.Error("the container still existed after RemoveRun")
+	}
+}
