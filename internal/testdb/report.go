@@ -26,6 +26,10 @@ func (r *Report) WriteSummary(w io.Writer) {
 	}
 	fmt.Fprintf(tw, "total\t%s\t%s\t\n", r.Total.Round(time.Millisecond), result)
 	tw.Flush()
+	// The closing line CI reads: the tests' counts, or the phases' when the suites did not run.
+	if r.Tests != nil {
+		fmt.Fprintf(w, "testdb: %s\n", r.Tests)
+	}
 }
 
 // jsonReport is the -json document: durations in milliseconds for people reading CI annotations.
@@ -35,6 +39,7 @@ type jsonReport struct {
 	Error      string       `json:"error,omitempty"`
 	Servers    []jsonServer `json:"servers"`
 	Migrations int          `json:"migrations"`
+	Tests      *Counts      `json:"tests,omitempty"`
 	Phases     []jsonPhase  `json:"phases"`
 	TotalMS    float64      `json:"total_ms"`
 }
@@ -58,7 +63,7 @@ func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // WriteJSON writes the report as one JSON document.
 func (r *Report) WriteJSON(w io.Writer, exitCode int, err error) error {
-	doc := jsonReport{OK: err == nil, ExitCode: exitCode, Migrations: r.Migrations, TotalMS: ms(r.Total), Servers: []jsonServer{}, Phases: []jsonPhase{}}
+	doc := jsonReport{OK: err == nil, ExitCode: exitCode, Migrations: r.Migrations, Tests: r.Tests, TotalMS: ms(r.Total), Servers: []jsonServer{}, Phases: []jsonPhase{}}
 	if err != nil {
 		doc.Error = firstLine(err.Error())
 	}

@@ -79,6 +79,7 @@ type Server struct {
 type Report struct {
 	Servers    []Server      `json:"servers"`
 	Migrations int           `json:"migrations"`
+	Tests      *Counts       `json:"tests,omitempty"` // the dbtest run's tests, when it ran
 	Phases     []Phase       `json:"phases"`
 	Total      time.Duration `json:"total_ns"`
 }
@@ -315,9 +316,13 @@ func (r *run) suites(ctx context.Context, template string) error {
 	start := time.Now()
 	args := append([]string{"test", "-tags", "dbtest", "-count=1"}, r.opts.Packages...)
 	r.printf("dbtest suites: go %s", strings.Join(args, " "))
-	cmd := exec.CommandContext(ctx, "go", args...)
+	cmd := exec.CommandContext(ctx, "go", append(args, "-json")...)
 	cmd.Dir = r.opts.RepoDir
-	cmd.Stdout, cmd.Stderr = r.opts.GoTestOut, r.opts.GoTestOut
+	cmd.Stderr = r.opts.GoTestOut
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return fmt.Errorf("run go test: %w", err)
+	}
 	cmd.Env = append(os.Environ(),
 		EnvDBTestPostgresURL+"="+r.pg.AdminURL,
 		EnvDBTestTemplate+"="+template,
@@ -332,7 +337,12 @@ func (r *run) suites(ctx context.Context, template string) error {
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
 	cmd.WaitDelay = 10 * time.Second
 	// A template cannot be cloned while anyone is connected to it: nothing here is.
-	err := cmd.Run()
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("run go test: %w", err)
+	}
+	counts, relayErr := relayTestJSON(stdout, r.opts.GoTestOut)
+	err = errors.Join(cmd.Wait(), relayErr)
+	r.report.Tests = &counts
 	if err != nil {
 		if ctx.Err() != nil {
 			err = ctx.Err()
@@ -340,7 +350,7 @@ func (r *run) suites(ctx context.Context, template string) error {
 			err = fmt.Errorf("%w: go test exited with %v (see its output above)", ErrSuites, err)
 		}
 	}
-	r.report.phase("dbtest suites", start, err, "go "+strings.Join(args, " "))
+	r.report.phase("dbtest suites", start, err, counts.String())
 	return err
 }
 
