@@ -43,6 +43,8 @@ func relayTestJSON(r io.Reader, w io.Writer) (Counts, error) {
 		}
 		key := ev.Package + "/" + ev.Test
 		switch {
+		case ev.Action == "build-output": // compiler errors (Go 1.24+ reports them as events)
+			io.WriteString(w, ev.Output)
 		case ev.Test == "" && ev.Action == "output":
 			if !isVerboseNoise(ev.Output) {
 				io.WriteString(w, ev.Output)

@@ -16,6 +16,7 @@ func TestRelayTestJSON(t *testing.T) {
 		`{"Action":"skip","Package":"p","Test":"TestC"}`,
 		`{"Action":"output","Package":"p","Output":"PASS\n"}`,
 		`{"Action":"output","Package":"p","Output":"FAIL\tp\t0.1s\n"}`,
+		`{"ImportPath":"q","Action":"build-output","Output":"q/x.go:3:1: syntax error\n"}`,
 		`# p [build failed]`,
 	}, "\n")
 	var out strings.Builder
@@ -26,7 +27,7 @@ func TestRelayTestJSON(t *testing.T) {
 	if c != (Counts{Passed: 1, Failed: 1, Skipped: 1}) {
 		t.Errorf("counts = %+v", c)
 	}
-	if want := "    b_test.go:9: boom\nFAIL\tp\t0.1s\n# p [build failed]\n"; out.String() != want {
+	if want := "    b_test.go:9: boom\nFAIL\tp\t0.1s\nq/x.go:3:1: syntax error\n# p [build failed]\n"; out.String() != want {
 		t.Errorf("relayed %q, want %q", out.String(), want)
 	}
 }
