@@ -16,7 +16,8 @@ const settingsSQL = `SELECT set_config('search_path', 'pg_catalog', true),
 	set_config('IntervalStyle', 'postgres', true),
 	set_config('TimeZone', 'UTC', true),
 	set_config('extra_float_digits', '1', true),
-	set_config('bytea_output', 'hex', true)`
+	set_config('bytea_output', 'hex', true),
+	set_config('plan_cache_mode', 'force_generic_plan', true)`
 
 // prefixSQL defines what is in scope. $1 is the excluded table names (text[]).
 //
