@@ -58,9 +58,14 @@ type DB struct {
 
 	AutoMigrate bool          // a server migrates up at start
 	LockTimeout time.Duration // how long to wait for another migrator's lock
-	MaxConns    int32         // pool size for servers; migrations use one connection
-	MinConns    int32
-	AppName     string // application_name, shown to whoever looks at pg_stat_activity
+	// PostgreSQL's lock_timeout and statement_timeout inside each migration (0: none), so a
+	// migration stuck behind a long transaction fails fast instead of blocking every query on
+	// the table.
+	MigrationLockTimeout      time.Duration
+	MigrationStatementTimeout time.Duration
+	MaxConns                  int32 // pool size for servers; migrations use one connection
+	MinConns                  int32
+	AppName                   string // application_name, shown to whoever looks at pg_stat_activity
 	// AllowRemoteReset lets dbReset drop objects on a non-loopback host.
 	AllowRemoteReset bool
 }
@@ -77,7 +82,11 @@ const (
 	DefaultPort        = 5432
 	DefaultSSLMode     = "prefer"
 	DefaultLockTimeout = 30 * time.Second
-	DefaultAppName     = "visiona-migrate"
+	// DefaultMigrationLockTimeout is short: while a migration waits for a table lock, every new
+	// query on that table queues behind it.
+	DefaultMigrationLockTimeout      = 5 * time.Second
+	DefaultMigrationStatementTimeout = 15 * time.Minute
+	DefaultAppName                   = "visiona-migrate"
 )
 
 // Load parses and validates every variable. A malformed value fails here, naming the variable;
@@ -86,18 +95,20 @@ func Load(lookup Lookup) (Config, error) {
 	p := parser{lookup: lookup}
 	cfg := Config{
 		DB: DB{
-			Host:             p.str("VISIONA_DB_HOST", ""),
-			Port:             p.port("VISIONA_DB_PORT", DefaultPort),
-			User:             p.str("VISIONA_DB_USER", ""),
-			Password:         p.str("VISIONA_DB_PASSWORD", ""),
-			Name:             p.str("VISIONA_DB_NAME", ""),
-			SSLMode:          p.oneOf("VISIONA_DB_SSLMODE", DefaultSSLMode, sslModes),
-			AutoMigrate:      p.boolean("VISIONA_DB_AUTO_MIGRATE", false),
-			LockTimeout:      p.duration("VISIONA_DB_LOCK_TIMEOUT", DefaultLockTimeout),
-			MaxConns:         int32(p.intRange("VISIONA_DB_MAX_CONNS", 10, 1, 1000)),
-			MinConns:         int32(p.intRange("VISIONA_DB_MIN_CONNS", 0, 0, 1000)),
-			AppName:          p.str("VISIONA_DB_APP_NAME", DefaultAppName),
-			AllowRemoteReset: p.boolean("VISIONA_DB_ALLOW_REMOTE_RESET", false),
+			Host:                      p.str("VISIONA_DB_HOST", ""),
+			Port:                      p.port("VISIONA_DB_PORT", DefaultPort),
+			User:                      p.str("VISIONA_DB_USER", ""),
+			Password:                  p.str("VISIONA_DB_PASSWORD", ""),
+			Name:                      p.str("VISIONA_DB_NAME", ""),
+			SSLMode:                   p.oneOf("VISIONA_DB_SSLMODE", DefaultSSLMode, sslModes),
+			AutoMigrate:               p.boolean("VISIONA_DB_AUTO_MIGRATE", false),
+			LockTimeout:               p.duration("VISIONA_DB_LOCK_TIMEOUT", DefaultLockTimeout),
+			MigrationLockTimeout:      p.durationOrZero("VISIONA_DB_MIGRATION_LOCK_TIMEOUT", DefaultMigrationLockTimeout),
+			MigrationStatementTimeout: p.durationOrZero("VISIONA_DB_MIGRATION_STATEMENT_TIMEOUT", DefaultMigrationStatementTimeout),
+			MaxConns:                  int32(p.intRange("VISIONA_DB_MAX_CONNS", 10, 1, 1000)),
+			MinConns:                  int32(p.intRange("VISIONA_DB_MIN_CONNS", 0, 0, 1000)),
+			AppName:                   p.str("VISIONA_DB_APP_NAME", DefaultAppName),
+			AllowRemoteReset:          p.boolean("VISIONA_DB_ALLOW_REMOTE_RESET", false),
 		},
 		Redis: Redis{
 			Addr:     p.str("VISIONA_REDIS_ADDR", ""),
@@ -223,6 +234,14 @@ func (p *parser) duration(name string, def time.Duration) time.Duration {
 	return d
 }
 
+// durationOrZero is duration where "0" means "no limit".
+func (p *parser) durationOrZero(name string, def time.Duration) time.Duration {
+	if v, ok := p.lookup(name); ok && strings.TrimSpace(v) == "0" {
+		return 0
+	}
+	return p.duration(name, def)
+}
+
 func (p *parser) oneOf(name, def string, allowed []string) string {
 	v, ok := p.lookup(name)
 	if !ok || v == "" {
@@ -245,7 +264,8 @@ func DBFromURL(raw string) (DB, error) {
 		return DB{}, errors.New("not a postgres://user:password@host:port/dbname URL")
 	}
 	d := DB{Host: u.Hostname(), Port: DefaultPort, User: u.User.Username(), Name: strings.TrimPrefix(u.Path, "/"),
-		SSLMode: DefaultSSLMode, LockTimeout: DefaultLockTimeout, MaxConns: 10, AppName: DefaultAppName}
+		SSLMode: DefaultSSLMode, LockTimeout: DefaultLockTimeout, MaxConns: 10, AppName: DefaultAppName,
+		MigrationLockTimeout: DefaultMigrationLockTimeout, MigrationStatementTimeout: DefaultMigrationStatementTimeout}
 	d.Password, _ = u.User.Password()
 	if p := u.Port(); p != "" {
 		if d.Port, err = strconv.Atoi(p); err != nil || d.Port < 1 || d.Port > 65535 {

@@ -7,11 +7,14 @@ import (
 	"io"
 	"log/slog"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/golang-migrate/migrate/v4/database"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"visiona-backend/internal/logger"
 )
 
 // VersionTable is golang-migrate's bookkeeping table; we keep its name and layout so the stock
@@ -36,7 +39,8 @@ type driver struct {
 	src         *Source
 	table       string // quoted schema.table
 	lockKey     int64
-	lockTimeout time.Duration
+	lockTimeout time.Duration // how long Lock waits for another migrator
+	timeouts    string        // SET LOCAL lock_timeout/statement_timeout for each migration
 	log         *slog.Logger
 	onApplied   func(Result)
 
@@ -57,9 +61,21 @@ type pendingMigrate struct {
 
 var _ database.Driver = (*driver)(nil)
 
+// driverOptions are the Migrator's settings the driver needs.
+type driverOptions struct {
+	lockWait         time.Duration // for the advisory lock
+	lockTimeout      time.Duration // PostgreSQL lock_timeout inside each migration; 0: none
+	statementTimeout time.Duration // PostgreSQL statement_timeout inside each migration; 0: none
+	log              *slog.Logger
+	onApplied        func(Result)
+}
+
 // newDriver reads the names the lock id is derived from. It creates nothing: the version table is
 // created under the lock, so read-only commands never write.
-func newDriver(ctx context.Context, conn *pgx.Conn, src *Source, lockTimeout time.Duration, log *slog.Logger, onApplied func(Result)) (*driver, error) {
+func newDriver(ctx context.Context, conn *pgx.Conn, src *Source, o driverOptions) (*driver, error) {
+	if o.log == nil {
+		o.log = logger.Discard()
+	}
 	var dbName, schema string
 	if err := conn.QueryRow(ctx, "SELECT current_database(), current_schema()").Scan(&dbName, &schema); err != nil {
 		return nil, fmt.Errorf("read current database and schema: %w", err)
@@ -82,9 +98,10 @@ func newDriver(ctx context.Context, conn *pgx.Conn, src *Source, lockTimeout tim
 		src:         src,
 		table:       pgx.Identifier{schema, VersionTable}.Sanitize(),
 		lockKey:     key,
-		lockTimeout: lockTimeout,
-		log:         log,
-		onApplied:   onApplied,
+		lockTimeout: o.lockWait,
+		timeouts:    timeoutSettings(o.lockTimeout, o.statementTimeout),
+		log:         o.log,
+		onApplied:   o.onApplied,
 		current:     database.NilVersion,
 	}, nil
 }
@@ -253,15 +270,16 @@ func (d *driver) SetVersion(version int, dirty bool) error {
 	d.pending = nil
 	sql := d.bookkeeping(version, false)
 	if !p.noTx {
-		// A line comment at the end of the body must not swallow the bookkeeping: hence the newline.
-		sql = string(p.body) + "\n;\n" + sql
+		// The timeouts lead on a line of their own, so the body keeps its line numbers; a line
+		// comment at the end of the body must not swallow the bookkeeping: hence the newline.
+		sql = d.timeouts + string(p.body) + "\n;\n" + sql
 	}
 	if err := d.exec(d.stmtCtx(), sql); err != nil {
 		if p.noTx {
 			return &MigrationError{Direction: p.dir, File: p.file, Message: fmt.Sprintf("the migration ran but recording version %d failed: %v", version, err), Version: version, Dirty: true,
 				Recover: fmt.Sprintf("its statements ran; run `migrate force %d`", max(version, 0)), Err: err}
 		}
-		return sqlError(err, p.dir, p.file, p.body, d.current)
+		return sqlError(err, p.dir, p.file, p.body, len([]rune(d.timeouts)), d.current)
 	}
 	r := Result{Version: p.label.Version, Name: p.label.Name, Direction: p.dir, Duration: time.Since(p.started)}
 	d.results = append(d.results, r)
@@ -313,9 +331,17 @@ func (d *driver) Run(r io.Reader) error {
 	if err := d.exec(d.stmtCtx(), d.bookkeeping(p.target, true)); err != nil {
 		return fmt.Errorf("mark version %d dirty: %w", p.target, err)
 	}
+	// The body must run alone (PostgreSQL refuses CONCURRENTLY beside other statements), so the
+	// timeouts are set for the session around it.
+	if d.timeouts != "" {
+		if err := d.exec(d.stmtCtx(), strings.ReplaceAll(d.timeouts, "SET LOCAL", "SET")); err != nil {
+			return fmt.Errorf("set migration timeouts: %w", err)
+		}
+		defer d.exec(d.stmtCtx(), "RESET lock_timeout; RESET statement_timeout")
+	}
 	if err := d.exec(d.stmtCtx(), string(body)); err != nil {
 		d.pending = nil
-		me := sqlError(err, p.dir, p.file, body, p.target)
+		me := sqlError(err, p.dir, p.file, body, 0, p.target)
 		me.Dirty = true
 		me.Recover = d.recoverCommand(p)
 		return me
@@ -328,6 +354,22 @@ func (d *driver) Run(r io.Reader) error {
 // effect, apart from an INVALID index a failed CREATE INDEX CONCURRENTLY leaves behind.
 func (d *driver) recoverCommand(p *pendingMigrate) string {
 	return fmt.Sprintf("%s did not take effect (if it built an index CONCURRENTLY, drop the INVALID index it left: see `\\d` in psql); then run `migrate force %d` and fix the file before retrying", p.file, max(d.current, 0))
+}
+
+// timeoutSettings is the line that bounds each migration's waits: a migration stuck behind a long
+// transaction's lock would otherwise queue every other query on that table behind it.
+func timeoutSettings(lock, statement time.Duration) string {
+	var b strings.Builder
+	if lock > 0 {
+		fmt.Fprintf(&b, "SET LOCAL lock_timeout = %d; ", lock.Milliseconds())
+	}
+	if statement > 0 {
+		fmt.Fprintf(&b, "SET LOCAL statement_timeout = %d; ", statement.Milliseconds())
+	}
+	if b.Len() == 0 {
+		return ""
+	}
+	return b.String() + "\n"
 }
 
 // bookkeeping replaces the version row: one row, or none for no version, as golang-migrate keeps
@@ -350,7 +392,7 @@ func (d *driver) Drop() error {
 // AdvisoryLockKey is the lock migrators take on conn's database: golang-migrate's own id, so its
 // CLI and this tool exclude each other.
 func AdvisoryLockKey(ctx context.Context, conn *pgx.Conn) (int64, error) {
-	d, err := newDriver(ctx, conn, &Source{}, time.Second, nil, nil)
+	d, err := newDriver(ctx, conn, &Source{}, driverOptions{})
 	if err != nil {
 		return 0, err
 	}

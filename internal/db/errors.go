@@ -185,13 +185,20 @@ func versionText(v int) string {
 }
 
 // sqlError turns a PostgreSQL error raised by body into a *MigrationError that points at the line.
-func sqlError(err error, dir Direction, file string, body []byte, version int) *MigrationError {
+// offset is how many characters were sent before body in the same query.
+func sqlError(err error, dir Direction, file string, body []byte, offset, version int) *MigrationError {
 	me := &MigrationError{Direction: dir, File: file, Version: version, Err: err, Message: "the statement failed"}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
 		me.SQLState, me.Message, me.Detail, me.Hint = pgErr.Code, pgErr.Message, pgErr.Detail, pgErr.Hint
-		if pgErr.Position > 0 {
-			me.Line, me.Column = lineColumn(body, int(pgErr.Position))
+		if pos := int(pgErr.Position) - offset; pos > 0 {
+			me.Line, me.Column = lineColumn(body, pos)
+		}
+		switch pgErr.Code {
+		case "55P03": // lock_not_available, from lock_timeout
+			me.Hint = "another transaction holds a lock this migration needs; nothing waited longer than VISIONA_DB_MIGRATION_LOCK_TIMEOUT, so other queries were not blocked behind it: retry when that transaction ends, or raise the variable"
+		case "57014": // query_canceled, from statement_timeout
+			me.Hint = "the statement ran longer than VISIONA_DB_MIGRATION_STATEMENT_TIMEOUT; raise it (0 disables it) if this migration is expected to take that long"
 		}
 	} else {
 		me.Message = lostConnectionMessage(err)

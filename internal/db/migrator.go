@@ -67,6 +67,7 @@ type Migrator struct {
 	src         *Source
 	log         *slog.Logger
 	lockTimeout time.Duration
+	timeouts    [2]time.Duration // lock_timeout and statement_timeout inside each migration
 	onApplied   func(Result)
 }
 
@@ -95,6 +96,18 @@ func WithLockTimeout(d time.Duration) Option {
 	}
 }
 
+// WithMigrationTimeouts sets PostgreSQL's lock_timeout and statement_timeout inside each
+// migration (0 disables one); the defaults come from config.DB.
+func WithMigrationTimeouts(lock, statement time.Duration) Option {
+	return func(m *Migrator) error {
+		if lock < 0 || statement < 0 {
+			return fmt.Errorf("%w: migration timeouts must not be negative", ErrInvalidArgument)
+		}
+		m.timeouts = [2]time.Duration{lock, statement}
+		return nil
+	}
+}
+
 // WithProgress calls fn after each migration commits, as it happens; the same Results also come
 // back from the call that ran them.
 func WithProgress(fn func(Result)) Option {
@@ -114,7 +127,8 @@ func New(dbcfg config.DB, fsys fs.FS, opts ...Option) (*Migrator, error) {
 	if err != nil {
 		return nil, err
 	}
-	m := &Migrator{db: dbcfg, fsys: fsys, src: src, log: logger.Discard(), lockTimeout: dbcfg.LockTimeout}
+	m := &Migrator{db: dbcfg, fsys: fsys, src: src, log: logger.Discard(), lockTimeout: dbcfg.LockTimeout,
+		timeouts: [2]time.Duration{dbcfg.MigrationLockTimeout, dbcfg.MigrationStatementTimeout}}
 	if m.lockTimeout <= 0 {
 		m.lockTimeout = config.DefaultLockTimeout
 	}
@@ -251,7 +265,7 @@ func (m *Migrator) withConn(ctx context.Context, fn func(*pgx.Conn, *driver) err
 		return err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	d, err := newDriver(ctx, conn, m.src, m.lockTimeout, m.log, m.onApplied)
+	d, err := newDriver(ctx, conn, m.src, driverOptions{lockWait: m.lockTimeout, lockTimeout: m.timeouts[0], statementTimeout: m.timeouts[1], log: m.log, onApplied: m.onApplied})
 	if err != nil {
 		return err
 	}

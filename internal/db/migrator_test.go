@@ -527,3 +527,52 @@ func TestAutoMigrate(t *testing.T) {
 		t.Errorf("%d migrated log lines, want %d:\n%s", got, info.Latest, logs.String())
 	}
 }
+
+// A migration stuck behind another transaction's lock gives up after the migration lock timeout
+// instead of queueing every query on the table behind it, and leaves the previous version.
+func TestMigrationLockTimeout(t *testing.T) {
+	ctx := context.Background()
+	cfg := newDB(t)
+	fsys := tables(1, map[string]string{
+		"000002_alter.up.sql":   "-- needs ACCESS EXCLUSIVE on t1\nALTER TABLE t1 ADD COLUMN name text;\n",
+		"000002_alter.down.sql": "ALTER TABLE t1 DROP COLUMN name;\n",
+	})
+	if _, err := newMigrator(t, cfg, fsys).Goto(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	reader := connect(t, cfg)
+	tx, err := reader.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	if _, err := tx.Exec(ctx, "SELECT * FROM t1"); err != nil { // holds ACCESS SHARE until rollback
+		t.Fatal(err)
+	}
+	m := newMigrator(t, cfg, fsys, db.WithMigrationTimeouts(300*time.Millisecond, time.Minute))
+	start := time.Now()
+	_, err = m.Up(ctx)
+	var me *db.MigrationError
+	if !errors.As(err, &me) || me.SQLState != "55P03" || !strings.Contains(err.Error(), "VISIONA_DB_MIGRATION_LOCK_TIMEOUT") {
+		t.Fatalf("err = %v, want a lock_timeout *MigrationError naming the variable", err)
+	}
+	if waited := time.Since(start); waited > 10*time.Second {
+		t.Errorf("gave up after %s", waited)
+	}
+	tx.Rollback(ctx)
+	mustVersion(t, m, 1)
+	if _, err := m.Up(ctx); err != nil {
+		t.Fatalf("up once the reader is gone: %v", err)
+	}
+
+	// A statement that runs too long is cut at the statement timeout, also in a no-transaction file.
+	slow := tables(1, map[string]string{
+		"000002_slow.up.sql":   "-- migrate:no-transaction\nSELECT pg_sleep(5);\n",
+		"000002_slow.down.sql": "SELECT 1;\n",
+	})
+	cfg2 := newDB(t)
+	ms := newMigrator(t, cfg2, slow, db.WithMigrationTimeouts(0, 200*time.Millisecond))
+	if _, err := ms.Up(ctx); !errors.As(err, &me) || me.SQLState != "57014" || !me.Dirty {
+		t.Fatalf("err = %v, want a statement_timeout on the no-transaction file", err)
+	}
+}

@@ -314,7 +314,7 @@ func dropRank(kind string) (rank int, ok bool) {
 // locks an application still connected to the database may hold.
 func dropAll(ctx context.Context, conn *pgx.Conn, lockTimeout time.Duration, log *slog.Logger) (map[string]int, error) {
 	// The same key, from the same current_schema(), as the Migrator's lock.
-	d, err := newDriver(ctx, conn, &Source{}, lockTimeout, log, nil)
+	d, err := newDriver(ctx, conn, &Source{}, driverOptions{lockWait: lockTimeout, log: log})
 	if err != nil {
 		return nil, err
 	}
@@ -470,7 +470,7 @@ func loadSeed(ctx context.Context, conn *pgx.Conn, files []seedFile) (int64, err
 
 // seedError points a seed failure at its file, line and column, the way migration errors do.
 func seedError(f seedFile, err error) *SeedError {
-	me := sqlError(err, Up, f.name, f.body, 0)
+	me := sqlError(err, Up, f.name, f.body, 0, 0)
 	se := &SeedError{File: f.name, Line: me.Line, Column: me.Column, SQLState: me.SQLState, Message: me.Message, Detail: me.Detail, Hint: me.Hint, Err: err}
 	if se.SQLState == "" {
 		se.Message = "the connection to the database broke while loading the file"
