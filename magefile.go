@@ -87,6 +87,12 @@ func MigrateCreate(ctx context.Context, name string) error {
 	return migrate(ctx, nil, "create", name)
 }
 
+// MigrateHash rewrites migrations/migrations.sum after a migration that never ran was edited.
+//
+// Every up, down and goto, and lint, check the files against it first (exit 13 on a mismatch), so
+// an applied migration cannot change unnoticed. migrateCreate updates it by itself.
+func MigrateHash(ctx context.Context) error { return migrate(ctx, nil, "hash") }
+
 // MigrateGoto migrates up or down to the given version (0: revert everything).
 //
 // Example: mage migrateGoto 5. Flags: -json. Environment: as for migrateUp.
@@ -123,8 +129,11 @@ func Test(ctx context.Context) error {
 	return sh.RunV("go", "test", "-count=1", "./...")
 }
 
-// Lint checks formatting (gofmt), go vet and staticcheck.
+// Lint checks the migrations against migrations.sum, then formatting (gofmt), go vet and staticcheck.
 func Lint(ctx context.Context) error {
+	if code := cli.Run(ctx, cli.OSEnv([]string{"verify"}, migrations.FS, seed.FS, "migrations")); code != cli.ExitOK {
+		return mg.Fatalf(code, "lint: the migrations do not match migrations/migrations.sum")
+	}
 	out, err := sh.Output("gofmt", "-l", ".")
 	if err != nil {
 		return err

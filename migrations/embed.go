@@ -3,8 +3,8 @@ package migrations
 
 import "embed"
 
-// FS holds the SQL files: what a binary needs to migrate. Misnamed .sql files are embedded too, so
+// FS holds the SQL files and their checksums: what a binary needs to migrate. Misnamed .sql files are embedded too, so
 // strict discovery rejects them in every binary; the on-disk folder is checked by the tests.
 //
-//go:embed *.sql
+//go:embed *.sql migrations.sum
 var FS embed.FS

@@ -62,6 +62,8 @@ commands:
   version         print the database's version, dirty flag and pending count
   status          list every migration file as applied or pending
   create NAME     write the next NNNNNN_NAME.up.sql / .down.sql pair into migrations/
+  verify          check the migrations against migrations.sum (also done before every up/down)
+  hash            rewrite migrations/migrations.sum after editing a migration that never ran
   reset           drop every object in a LOCAL database, migrate up, load the seed data
                   (refused unless the host is loopback or a unix socket, or
                   VISIONA_DB_ALLOW_REMOTE_RESET=true)
@@ -75,7 +77,8 @@ The database comes from the environment only (never a flag):
 
 exit codes: 0 ok, 1 internal, 2 usage, 3 configuration, 4 cannot connect, 5 migration failed,
   6 dirty, 7 lock timeout, 8 database ahead of files, 9 invalid migration files,
-  10 unknown version, 11 reset refused (remote host), 12 seed failed, 130 interrupted
+  10 unknown version, 11 reset refused (remote host), 12 seed failed,
+  13 migrations do not match migrations.sum, 130 interrupted
 `
 
 // Run executes one command and returns the process exit code.
@@ -147,7 +150,7 @@ func (r *runner) run(ctx context.Context) error {
 	r.out.json = *jsonOut
 	args := fset.Args()
 	if len(args) == 0 {
-		return usageErr("no command given; want one of up, down, goto, force, version, status, create, reset")
+		return usageErr("no command given; want one of up, down, goto, force, version, status, create, verify, hash, reset")
 	}
 	cmd, args := args[0], args[1:]
 	r.out.command = cmd
@@ -157,9 +160,24 @@ func (r *runner) run(ctx context.Context) error {
 		return nil
 	case "create":
 		return r.create(args)
+	case "hash":
+		if err := noArgs(cmd, args); err != nil {
+			return err
+		}
+		sums, err := db.WriteSums(r.env.MigrationsDir)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(&r.out.text, "wrote %s/%s: %d files, total %s\n", r.env.MigrationsDir, db.SumFile, len(sums.Files), sums.Total)
+		return nil
+	case "verify":
+		if err := noArgs(cmd, args); err != nil {
+			return err
+		}
+		return r.verify()
 	case "up", "down", "goto", "force", "version", "status", "reset":
 	default:
-		return usageErr("unknown command %q; want one of up, down, goto, force, version, status, create, reset", cmd)
+		return usageErr("unknown command %q; want one of up, down, goto, force, version, status, create, verify, hash, reset", cmd)
 	}
 
 	cfg, err := config.Load(r.env.Lookup)
@@ -301,6 +319,32 @@ func (r *runner) progress(res db.Result) {
 		w = r.env.Stderr
 	}
 	fmt.Fprintln(w, progressLine(res))
+}
+
+// verify checks the embedded set and, in a checkout, the folder on disk, which is what the next
+// build will embed.
+func (r *runner) verify() error {
+	sets := []struct {
+		where string
+		fsys  fs.FS
+	}{{"embedded", r.env.Migrations}}
+	if fi, err := os.Stat(r.env.MigrationsDir); err == nil && fi.IsDir() {
+		sets = append(sets, struct {
+			where string
+			fsys  fs.FS
+		}{r.env.MigrationsDir + "/", os.DirFS(r.env.MigrationsDir)})
+	}
+	for _, set := range sets {
+		src, err := db.LoadSource(set.fsys)
+		if err != nil {
+			return err
+		}
+		if err := db.VerifySums(src, set.fsys); err != nil {
+			return err
+		}
+		fmt.Fprintf(&r.out.text, "%s: %d migrations match %s\n", set.where, len(src.Migrations()), db.SumFile)
+	}
+	return nil
 }
 
 func (r *runner) reset(ctx context.Context, cfg config.DB) error {

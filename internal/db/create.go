@@ -33,6 +33,15 @@ func Create(dir, name string) (upPath, downPath string, err error) {
 	if err := writeNew(downPath, down); err != nil {
 		return "", "", errors.Join(err, os.Remove(upPath))
 	}
+	// The new pair goes into migrations.sum at once, as its template; once it is written, `mage
+	// migrateHash` records the real content (until then verify reports it as edited, on purpose).
+	withNew, err := loadSource(os.DirFS(dir), true)
+	if err != nil {
+		return "", "", err
+	}
+	if err := os.WriteFile(filepath.Join(dir, SumFile), []byte(withNew.Sums().String()), 0o644); err != nil {
+		return "", "", fmt.Errorf("write %s: %w", SumFile, err)
+	}
 	return upPath, downPath, nil
 }
 

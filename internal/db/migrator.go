@@ -141,6 +141,19 @@ func New(dbcfg config.DB, fsys fs.FS, opts ...Option) (*Migrator, error) {
 	return m, nil
 }
 
+// verify checks the files against migrations.sum before anything runs. A set without a sum file
+// (a test's in-memory set) is not checked; the repository's own set always has one, which
+// `migrate verify` and mage lint require.
+func (m *Migrator) verify() error {
+	if _, err := fs.Stat(m.fsys, SumFile); errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	return VerifySums(m.src, m.fsys)
+}
+
+// Verify checks the files against migrations.sum; a missing sum file is an error here.
+func (m *Migrator) Verify() error { return VerifySums(m.src, m.fsys) }
+
 // Source is the validated migration set.
 func (m *Migrator) Source() *Source { return m.src }
 
@@ -275,6 +288,9 @@ func (m *Migrator) withConn(ctx context.Context, fn func(*pgx.Conn, *driver) err
 // run drives golang-migrate's engine with our driver and turns its outcome into our errors. target
 // is where op would leave the database, so an interrupt that came too late to matter is no error.
 func (m *Migrator) run(ctx context.Context, target int, op func(*migrate.Migrate) error) ([]Result, error) {
+	if err := m.verify(); err != nil {
+		return nil, err
+	}
 	var results []Result
 	err := m.withConn(ctx, func(_ *pgx.Conn, d *driver) error {
 		source, err := iofs.New(m.fsys, ".")

@@ -59,7 +59,11 @@ type Source struct {
 // LoadSource reads every file at the top of fsys and validates it strictly before anything runs: a
 // misnamed file, a missing half, a duplicate version, an editor backup or an empty file is a
 // *SourceError naming the file. Subdirectories are not looked into.
-func LoadSource(fsys fs.FS) (*Source, error) {
+func LoadSource(fsys fs.FS) (*Source, error) { return loadSource(fsys, false) }
+
+// loadSource with unwritten set lets files with only comments through: `create` hashes the pair it
+// just wrote before anyone has filled it in.
+func loadSource(fsys fs.FS, unwritten bool) (*Source, error) {
 	entries, err := fs.ReadDir(fsys, ".")
 	if err != nil {
 		return nil, &SourceError{Reason: fmt.Sprintf("cannot list migrations: %v", err)}
@@ -85,7 +89,7 @@ func LoadSource(fsys fs.FS) (*Source, error) {
 		if err != nil {
 			return nil, &SourceError{File: name, Reason: fmt.Sprintf("cannot read: %v", err)}
 		}
-		if !hasStatement(body) {
+		if !unwritten && !hasStatement(body) {
 			return nil, &SourceError{File: name, Reason: "has no SQL, only blanks or comments; write the statements (an irreversible down should fail loudly, e.g. with RAISE EXCEPTION in a DO block)"}
 		}
 		m := byVersion[uint(v)]

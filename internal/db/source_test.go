@@ -104,6 +104,9 @@ func TestEmbeddedMigrationsLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := VerifySums(src, migrations.FS); err != nil {
+		t.Fatalf("%v (run `go run mage.go migrateHash`)", err)
+	}
 	migs := src.Migrations()
 	if len(migs) < 5 {
 		t.Fatalf("only %d migrations embedded", len(migs))
@@ -144,6 +147,10 @@ func TestCreate(t *testing.T) {
 	if filepath.Base(up) != "000001_add_devices.up.sql" || filepath.Base(down) != "000001_add_devices.down.sql" {
 		t.Fatalf("created %s and %s", up, down)
 	}
+	sums, err := os.ReadFile(filepath.Join(dir, SumFile))
+	if err != nil || strings.Count(string(sums), "\n") != 3 {
+		t.Fatalf("create should record the pair in %s: %q, %v", SumFile, sums, err)
+	}
 	// A pair fresh from create holds only comments: discovery refuses it until it is written.
 	if _, err := LoadSource(os.DirFS(dir)); !errors.Is(err, ErrInvalidSource) {
 		t.Fatalf("unfilled template loaded: %v", err)
@@ -159,5 +166,78 @@ func TestCreate(t *testing.T) {
 	}
 	if _, _, err := Create(dir, "Add Devices!"); !errors.Is(err, ErrInvalidArgument) || !strings.Contains(err.Error(), `"add_devices"`) {
 		t.Errorf("bad name: err = %v, want ErrInvalidArgument suggesting add_devices", err)
+	}
+}
+
+func TestSumsCatchEveryKindOfChange(t *testing.T) {
+	base := fstest.MapFS{
+		"000001_a.up.sql": file("CREATE TABLE a (id int);"), "000001_a.down.sql": file("DROP TABLE a;"),
+		"000002_b.up.sql": file("CREATE TABLE b (id int);"), "000002_b.down.sql": file("DROP TABLE b;"),
+		"000003_c.up.sql": file("CREATE TABLE c (id int);"), "000003_c.down.sql": file("DROP TABLE c;"),
+	}
+	src, err := LoadSource(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sums := src.Sums()
+	parsed, err := ParseSums(sums.String())
+	if err != nil || parsed.Total != sums.Total || len(parsed.Files) != 6 {
+		t.Fatalf("ParseSums(String()) = %+v, %v", parsed, err)
+	}
+	withSum := func(fsys fstest.MapFS) fstest.MapFS {
+		out := fstest.MapFS{SumFile: file(sums.String())}
+		for k, v := range fsys {
+			out[k] = v
+		}
+		return out
+	}
+	if err := VerifySums(src, withSum(base)); err != nil {
+		t.Fatalf("unchanged set: %v", err)
+	}
+	cases := map[string]struct {
+		change  func(fstest.MapFS)
+		file    string
+		problem string
+	}{
+		"edited":  {func(f fstest.MapFS) { f["000002_b.up.sql"] = file("CREATE TABLE b (id bigint);") }, "000002_b.up.sql", "edited"},
+		"removed": {func(f fstest.MapFS) { delete(f, "000003_c.up.sql"); delete(f, "000003_c.down.sql") }, "000003_c.up.sql", "removed"},
+		"added": {func(f fstest.MapFS) {
+			f["000004_d.up.sql"], f["000004_d.down.sql"] = file("CREATE TABLE d (id int);"), file("DROP TABLE d;")
+		}, "000004_d.up.sql", "added"},
+		"renumbered": {func(f fstest.MapFS) {
+			f["000004_b.up.sql"], f["000004_b.down.sql"] = f["000002_b.up.sql"], f["000002_b.down.sql"]
+			delete(f, "000002_b.up.sql")
+			delete(f, "000002_b.down.sql")
+		}, "000002_b.up.sql", "removed"},
+		"inserted in the middle": {func(f fstest.MapFS) {
+			f["000002_a2.up.sql"], f["000002_a2.down.sql"] = f["000002_b.up.sql"], f["000002_b.down.sql"]
+			f["000003_b.up.sql"], f["000003_b.down.sql"] = f["000002_b.up.sql"], f["000002_b.down.sql"]
+			f["000004_c.up.sql"], f["000004_c.down.sql"] = f["000003_c.up.sql"], f["000003_c.down.sql"]
+			for _, n := range []string{"000002_b", "000003_c"} {
+				delete(f, n+".up.sql")
+				delete(f, n+".down.sql")
+			}
+		}, "000002_b.up.sql", "removed"},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			changed := fstest.MapFS{}
+			for k, v := range base {
+				changed[k] = v
+			}
+			c.change(changed)
+			src, err := LoadSource(changed)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = VerifySums(src, withSum(changed))
+			var ce *ChecksumError
+			if !errors.As(err, &ce) || ce.File != c.file || ce.Problem != c.problem || !errors.Is(err, ErrChecksum) {
+				t.Fatalf("err = %v, want %s %s", err, c.file, c.problem)
+			}
+		})
+	}
+	if err := VerifySums(src, base); err == nil || !strings.Contains(err.Error(), "missing sum file") {
+		t.Errorf("no sum file: err = %v", err)
 	}
 }
