@@ -33,6 +33,7 @@ type report struct {
 	Applied    []jsonResult         `json:"applied,omitempty"`
 	Version    *db.VersionInfo      `json:"version,omitempty"`
 	Migrations []db.MigrationStatus `json:"migrations,omitempty"`
+	Unknown    []db.HistoryEntry    `json:"unknown,omitempty"`
 	Created    []string             `json:"created,omitempty"`
 	Reset      *db.ResetReport      `json:"reset,omitempty"`
 	results    []db.Result
@@ -102,18 +103,33 @@ func versionLine(info db.VersionInfo) string {
 func (p *printer) status(st db.Status) {
 	p.doc.Version = &st.VersionInfo
 	p.doc.Migrations = st.Migrations
+	p.doc.Unknown = st.Unknown
 	fmt.Fprintf(&p.text, "database  %s\nversion   %s\n\n", p.target, versionLine(st.VersionInfo))
 	tw := tabwriter.NewWriter(&p.text, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "VERSION\tNAME\tSTATE")
+	fmt.Fprintln(tw, "VERSION\tNAME\tSTATE\tAPPLIED AT\tBY\tTOOK")
 	for _, m := range st.Migrations {
-		state := "pending"
+		state, at, by, took := "pending", "", "", ""
 		if m.Applied {
 			state = "applied"
+			if !m.AppliedAt.IsZero() {
+				at, by = m.AppliedAt.UTC().Format("2006-01-02 15:04:05Z"), m.AppliedBy
+			}
+			if m.Duration > 0 {
+				took = roundDuration(m.Duration).String()
+			}
 		}
-		if m.Current && st.Dirty {
+		switch {
+		case m.Current && st.Dirty:
 			state = "dirty"
+		case m.Changed:
+			state = "applied, file changed since"
+		case m.Adopted:
+			state = "applied (adopted)"
 		}
-		fmt.Fprintf(tw, "%06d\t%s\t%s\n", m.Version, m.Name, state)
+		fmt.Fprintf(tw, "%06d\t%s\t%s\t%s\t%s\t%s\n", m.Version, m.Name, state, at, by, took)
+	}
+	for _, h := range st.Unknown {
+		fmt.Fprintf(tw, "%06d\t%s\t%s\t%s\t%s\t\n", h.Version, h.Name, "applied, no file", h.AppliedAt.UTC().Format("2006-01-02 15:04:05Z"), h.AppliedBy)
 	}
 	tw.Flush()
 }

@@ -38,6 +38,7 @@ type driver struct {
 	conn        *pgconn.PgConn
 	src         *Source
 	table       string // quoted schema.table
+	history     string // quoted schema.history table
 	lockKey     int64
 	lockTimeout time.Duration // how long Lock waits for another migrator
 	timeouts    string        // SET LOCAL lock_timeout/statement_timeout for each migration
@@ -97,6 +98,7 @@ func newDriver(ctx context.Context, conn *pgx.Conn, src *Source, o driverOptions
 		conn:        conn.PgConn(),
 		src:         src,
 		table:       pgx.Identifier{schema, VersionTable}.Sanitize(),
+		history:     pgx.Identifier{schema, HistoryTable}.Sanitize(),
 		lockKey:     key,
 		lockTimeout: o.lockWait,
 		timeouts:    timeoutSettings(o.lockTimeout, o.statementTimeout),
@@ -199,11 +201,11 @@ func (d *driver) Unlock() error {
 // ensureTable creates the version table in golang-migrate's layout. It runs under the lock, so two
 // migrators never race on CREATE TABLE IF NOT EXISTS.
 func (d *driver) ensureTable() error {
-	err := d.exec(d.stmtCtx(), "CREATE TABLE IF NOT EXISTS "+d.table+" (version bigint NOT NULL PRIMARY KEY, dirty boolean NOT NULL)")
+	err := d.exec(d.stmtCtx(), "CREATE TABLE IF NOT EXISTS "+d.table+" (version bigint NOT NULL PRIMARY KEY, dirty boolean NOT NULL); "+d.historyTableSQL())
 	if err != nil {
-		return fmt.Errorf("create %s: %w", d.table, err)
+		return fmt.Errorf("create %s and %s: %w", d.table, d.history, err)
 	}
-	return nil
+	return d.reconcileHistory()
 }
 
 // queryRow runs a one-row, one-column query over the simple protocol (one round trip, no prepare).
@@ -261,7 +263,7 @@ func (d *driver) SetVersion(version int, dirty bool) error {
 	}
 	p := d.pending
 	if p == nil { // Force
-		if err := d.exec(d.stmtCtx(), d.bookkeeping(version, false)); err != nil {
+		if err := d.exec(d.stmtCtx(), d.bookkeeping(version, false)+d.reconcileHistorySQL(version)); err != nil {
 			return fmt.Errorf("set version %d: %w", version, err)
 		}
 		d.current = version
@@ -269,6 +271,11 @@ func (d *driver) SetVersion(version int, dirty bool) error {
 	}
 	d.pending = nil
 	sql := d.bookkeeping(version, false)
+	if p.dir == Up {
+		sql += d.historyUpSQL(p.label)
+	} else {
+		sql += d.historyDownSQL(p.label.Version)
+	}
 	if !p.noTx {
 		// The timeouts lead on a line of their own, so the body keeps its line numbers; a line
 		// comment at the end of the body must not swallow the bookkeeping: hence the newline.

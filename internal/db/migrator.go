@@ -51,12 +51,21 @@ type MigrationStatus struct {
 	Name    string `json:"name"`
 	Applied bool   `json:"applied"`
 	Current bool   `json:"current"`
+	// From the history table, for applied migrations.
+	AppliedAt time.Time     `json:"applied_at,omitzero"`
+	AppliedBy string        `json:"applied_by,omitempty"`
+	Duration  time.Duration `json:"duration_ns,omitempty"`
+	Adopted   bool          `json:"adopted,omitempty"`
+	// Changed: the file's checksum differs from the one recorded when it was applied.
+	Changed bool `json:"changed,omitempty"`
 }
 
 // Status lists every migration against the database.
 type Status struct {
 	VersionInfo
 	Migrations []MigrationStatus `json:"migrations"`
+	// Unknown are migrations the database has applied that no file describes.
+	Unknown []HistoryEntry `json:"unknown,omitempty"`
 }
 
 // Migrator runs the migrations of one source against one database. Build it with New; every method
@@ -259,17 +268,38 @@ func (m *Migrator) appliedCount(v uint) int {
 	return n
 }
 
-// Status lists every migration file as applied or pending.
+// Status lists every migration file as applied or pending, with what the history table recorded
+// of it, and the applied migrations no file describes.
 func (m *Migrator) Status(ctx context.Context) (Status, error) {
-	info, err := m.Version(ctx)
-	if err != nil {
-		return Status{}, err
-	}
-	st := Status{VersionInfo: info}
-	for _, mig := range m.src.migrations {
-		st.Migrations = append(st.Migrations, MigrationStatus{Version: mig.Version, Name: mig.Name, Applied: mig.Version <= info.Version, Current: mig.Version == info.Version})
-	}
-	return st, nil
+	var st Status
+	err := m.withConn(ctx, func(conn *pgx.Conn, d *driver) error {
+		v, dirty, err := readVersion(ctx, conn.PgConn(), d.table)
+		if err != nil {
+			return err
+		}
+		history, err := readHistory(ctx, conn.PgConn(), d.history)
+		if err != nil {
+			return err
+		}
+		st.VersionInfo = m.versionInfo(v, dirty)
+		recorded := map[uint]HistoryEntry{}
+		for _, h := range history {
+			recorded[h.Version] = h
+			if _, ok := m.src.Find(h.Version); !ok {
+				st.Unknown = append(st.Unknown, h)
+			}
+		}
+		for _, mig := range m.src.migrations {
+			ms := MigrationStatus{Version: mig.Version, Name: mig.Name, Applied: mig.Version <= st.Version, Current: mig.Version == st.Version}
+			if h, ok := recorded[mig.Version]; ok && ms.Applied {
+				ms.AppliedAt, ms.AppliedBy, ms.Duration, ms.Adopted = h.AppliedAt, h.AppliedBy, h.Duration, h.Adopted
+				ms.Changed = h.Checksum != mig.Checksum()
+			}
+			st.Migrations = append(st.Migrations, ms)
+		}
+		return nil
+	})
+	return st, err
 }
 
 func (m *Migrator) withConn(ctx context.Context, fn func(*pgx.Conn, *driver) error) error {

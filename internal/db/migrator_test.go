@@ -168,7 +168,7 @@ func TestSchemaUpDownGotoStatus(t *testing.T) {
 	conn := connect(t, cfg)
 	var leftovers int
 	if err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-		WHERE n.nspname = 'public' AND c.relname <> 'schema_migrations' AND c.relname <> 'schema_migrations_pkey'`).Scan(&leftovers); err != nil {
+		WHERE n.nspname = 'public' AND c.relname NOT LIKE 'schema\_migrations%'`).Scan(&leftovers); err != nil {
 		t.Fatal(err)
 	}
 	if leftovers != 0 {
@@ -574,5 +574,78 @@ func TestMigrationLockTimeout(t *testing.T) {
 	ms := newMigrator(t, cfg2, slow, db.WithMigrationTimeouts(0, 200*time.Millisecond))
 	if _, err := ms.Up(ctx); !errors.As(err, &me) || me.SQLState != "57014" || !me.Dirty {
 		t.Fatalf("err = %v, want a statement_timeout on the no-transaction file", err)
+	}
+}
+
+// The history table: a database the stock golang-migrate CLI migrated is adopted on our first run,
+// our own migrations are recorded with checksum and duration, and status tells when a file changed
+// after it was applied or when the database has a migration no file describes.
+func TestHistoryAdoptsRecordsAndDetectsChanges(t *testing.T) {
+	ctx := context.Background()
+	cfg := newDB(t)
+	src, err := iofs.New(tables(3, nil), ".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stock, err := migrate.NewWithSourceInstance("iofs", src, fmt.Sprintf("pgx5://%s:%s@%s:%d/%s?sslmode=disable", cfg.User, cfg.Password, cfg.Host, cfg.Port, cfg.Name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := stock.Up(); err != nil {
+		t.Fatal(err)
+	}
+	stock.Close()
+
+	m := newMigrator(t, cfg, tables(4, nil))
+	if results, err := m.Up(ctx); err != nil || len(results) != 1 {
+		t.Fatalf("up over the stock tool's database: %d results, %v", len(results), err)
+	}
+	st, err := m.Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ms := range st.Migrations {
+		wantAdopted := ms.Version <= 3
+		if !ms.Applied || ms.Adopted != wantAdopted || ms.Changed || ms.AppliedAt.IsZero() || ms.AppliedBy != cfg.User {
+			t.Errorf("status %+v, want applied, adopted=%v, unchanged, with time and user", ms, wantAdopted)
+		}
+		if !wantAdopted && ms.Duration <= 0 {
+			t.Errorf("000004 recorded no duration: %+v", ms)
+		}
+	}
+
+	edited := tables(4, map[string]string{"000002_t2.up.sql": "CREATE TABLE t2 (id bigint);\n"})
+	st, err = newMigrator(t, cfg, edited).Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !st.Migrations[1].Changed || st.Migrations[0].Changed {
+		t.Errorf("after editing 000002: changed flags %v %v, want false true", st.Migrations[0].Changed, st.Migrations[1].Changed)
+	}
+
+	older := newMigrator(t, cfg, tables(3, nil))
+	st, err = older.Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !st.Ahead || len(st.Unknown) != 1 || st.Unknown[0].Version != 4 || st.Unknown[0].Name != "t4" {
+		t.Errorf("status with the files of 3 on a database at 4: ahead=%v unknown=%+v", st.Ahead, st.Unknown)
+	}
+
+	if _, err := m.Down(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	conn := connect(t, cfg)
+	var rows int
+	conn.QueryRow(ctx, "SELECT count(*) FROM schema_migrations_history").Scan(&rows)
+	if rows != 3 {
+		t.Errorf("history has %d rows after down 1, want 3", rows)
+	}
+	if err := m.Force(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	conn.QueryRow(ctx, "SELECT count(*) FROM schema_migrations_history").Scan(&rows)
+	if rows != 1 {
+		t.Errorf("history has %d rows after force 1, want 1", rows)
 	}
 }

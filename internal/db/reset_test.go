@@ -208,9 +208,10 @@ func TestResetDropsEverythingAndReseeds(t *testing.T) {
 
 	rep := mustReset(t, cfg)
 	want := map[string]int{
-		// users, models, devices, pairing_tokens, session_tokens, schema_migrations, junk_table,
-		// junk_schema.inner_table; junk_table's serial sequence goes with it and is not counted.
-		"table":             8,
+		// users, models, devices, pairing_tokens, session_tokens, schema_migrations,
+		// schema_migrations_history, junk_table, junk_schema.inner_table; junk_table's serial
+		// sequence goes with it and is not counted.
+		"table":             9,
 		"view":              1,
 		"materialized view": 1,
 		"sequence":          1,
@@ -256,7 +257,7 @@ func TestResetTwiceGivesTheSameRows(t *testing.T) {
 
 	second := mustReset(t, cfg)
 	// A reset database holds the schema's own objects only.
-	if want := map[string]int{"table": 6, "function": 1}; !maps.Equal(second.Dropped, want) {
+	if want := map[string]int{"table": 7, "function": 1}; !maps.Equal(second.Dropped, want) {
 		t.Errorf("second reset dropped %v, want %v", second.Dropped, want)
 	}
 	conn = connect(t, cfg)

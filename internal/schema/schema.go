@@ -111,8 +111,8 @@ type options struct {
 // WithExcludedTables leaves tables out of the snapshot, with everything that hangs off them
 // (columns, constraints, indexes, triggers, policies, owned sequences, comments). A name is a
 // table name as stored in the catalog (unquoted), matched in every schema, or schema.table to
-// match in one schema only. db.VersionTable (schema_migrations) is always excluded: it is the
-// migration tool's bookkeeping, not the schema the migrations build.
+// match in one schema only. db.VersionTable and db.HistoryTable are always excluded: they are the
+// migration tools' bookkeeping, not the schema the migrations build.
 func WithExcludedTables(names ...string) Option {
 	return func(o *options) error {
 		for _, n := range names {
