@@ -47,9 +47,15 @@ func migrate(ctx context.Context, jsonOut *bool, args ...string) error {
 // One line per migration (direction, version, name, duration), then the new version.
 // Environment: VISIONA_DB_HOST, VISIONA_DB_PORT, VISIONA_DB_USER, VISIONA_DB_PASSWORD,
 // VISIONA_DB_NAME, VISIONA_DB_SSLMODE, VISIONA_DB_LOCK_TIMEOUT (default 30s).
-// Flags: -json prints one JSON document on stdout.
+// Flags: -json prints one JSON document on stdout; -singleTransaction runs every migration in one
+// transaction (all or nothing, one commit: for fresh databases).
 // Example: VISIONA_DB_HOST=localhost VISIONA_DB_USER=visiona VISIONA_DB_NAME=visiona mage migrateUp
-func MigrateUp(ctx context.Context, json *bool) error { return migrate(ctx, json, "up") }
+func MigrateUp(ctx context.Context, json *bool, singleTransaction *bool) error {
+	if singleTransaction != nil && *singleTransaction {
+		return migrate(ctx, json, "-single-transaction", "up")
+	}
+	return migrate(ctx, json, "up")
+}
 
 // MigrateDown reverts migrations: -steps=N the last N, -all every one.
 //

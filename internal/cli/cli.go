@@ -70,6 +70,9 @@ commands:
 
 flags:
   -json           print results as one JSON document on stdout
+  -single-transaction
+                  run all the migrations of an up/down/goto in one transaction: all or
+                  nothing, one commit (for fresh databases; refuses no-transaction files)
 
 The database comes from the environment only (never a flag):
   VISIONA_DB_HOST, VISIONA_DB_PORT (5432), VISIONA_DB_USER, VISIONA_DB_PASSWORD, VISIONA_DB_NAME,
@@ -140,6 +143,7 @@ func (r *runner) run(ctx context.Context) error {
 	fset := flag.NewFlagSet("migrate", flag.ContinueOnError)
 	fset.SetOutput(io.Discard) // errors are reported once, by Run, in our format
 	jsonOut := fset.Bool("json", false, "print results as JSON")
+	singleTx := fset.Bool("single-transaction", false, "run all the migrations of the call in one transaction")
 	if err := fset.Parse(r.env.Args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprint(r.env.Stdout, usage)
@@ -188,7 +192,11 @@ func (r *runner) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	m, err := db.New(cfg.DB, r.env.Migrations, db.WithLogger(r.log), db.WithProgress(r.progress))
+	opts := []db.Option{db.WithLogger(r.log), db.WithProgress(r.progress)}
+	if *singleTx {
+		opts = append(opts, db.WithSingleTransaction())
+	}
+	m, err := db.New(cfg.DB, r.env.Migrations, opts...)
 	if err != nil {
 		return err
 	}

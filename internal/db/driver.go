@@ -42,10 +42,14 @@ type driver struct {
 	lockKey     int64
 	lockTimeout time.Duration // how long Lock waits for another migrator
 	timeouts    string        // SET LOCAL lock_timeout/statement_timeout for each migration
+	singleTx    bool          // every migration of the run in one transaction (fresh databases)
+	inTx        bool          // the single transaction is open
+	failed      bool          // a migration failed: the single transaction must roll back
 	log         *slog.Logger
 	onApplied   func(Result)
 
 	current int             // the version the database is at, -1 for none
+	before  int             // the version at the start of the run
 	pending *pendingMigrate // the migration golang-migrate is in the middle of
 	results []Result        // what this session applied, in order
 }
@@ -64,11 +68,12 @@ var _ database.Driver = (*driver)(nil)
 
 // driverOptions are the Migrator's settings the driver needs.
 type driverOptions struct {
-	lockWait         time.Duration // for the advisory lock
-	lockTimeout      time.Duration // PostgreSQL lock_timeout inside each migration; 0: none
-	statementTimeout time.Duration // PostgreSQL statement_timeout inside each migration; 0: none
-	log              *slog.Logger
-	onApplied        func(Result)
+	lockWait          time.Duration // for the advisory lock
+	lockTimeout       time.Duration // PostgreSQL lock_timeout inside each migration; 0: none
+	statementTimeout  time.Duration // PostgreSQL statement_timeout inside each migration; 0: none
+	singleTransaction bool
+	log               *slog.Logger
+	onApplied         func(Result)
 }
 
 // newDriver reads the names the lock id is derived from. It creates nothing: the version table is
@@ -102,6 +107,7 @@ func newDriver(ctx context.Context, conn *pgx.Conn, src *Source, o driverOptions
 		lockKey:     key,
 		lockTimeout: o.lockWait,
 		timeouts:    timeoutSettings(o.lockTimeout, o.statementTimeout),
+		singleTx:    o.singleTransaction,
 		log:         o.log,
 		onApplied:   o.onApplied,
 		current:     database.NilVersion,
@@ -194,8 +200,21 @@ func (d *driver) lockHolder() *LockHolder {
 	return h
 }
 
+// Unlock ends the single transaction first, if one is open: committed when every migration in it
+// succeeded, rolled back as a whole otherwise.
 func (d *driver) Unlock() error {
-	return d.exec(d.stmtCtx(), fmt.Sprintf("SELECT pg_advisory_unlock(%d)", d.lockKey))
+	var txErr error
+	if d.inTx {
+		d.inTx = false
+		end := "COMMIT"
+		if d.failed {
+			end = "ROLLBACK"
+		}
+		if txErr = d.exec(d.stmtCtx(), end); txErr != nil {
+			txErr = fmt.Errorf("%s the single transaction: %w", strings.ToLower(end), txErr)
+		}
+	}
+	return errors.Join(txErr, d.exec(d.stmtCtx(), fmt.Sprintf("SELECT pg_advisory_unlock(%d)", d.lockKey)))
 }
 
 // ensureTable creates the version table in golang-migrate's layout. It runs under the lock, so two
@@ -227,7 +246,7 @@ func (d *driver) Version() (int, bool, error) {
 	if err != nil {
 		return 0, false, err
 	}
-	d.current = v
+	d.current, d.before = v, v
 	if v >= 0 && !dirty {
 		if _, ok := d.src.Find(uint(v)); !ok {
 			return 0, false, &AheadError{DatabaseVersion: uint(v), LatestFile: d.src.Latest()}
@@ -286,7 +305,13 @@ func (d *driver) SetVersion(version int, dirty bool) error {
 			return &MigrationError{Direction: p.dir, File: p.file, Message: fmt.Sprintf("the migration ran but recording version %d failed: %v", version, err), Version: version, Dirty: true,
 				Recover: fmt.Sprintf("its statements ran; run `migrate force %d`", max(version, 0)), Err: err}
 		}
-		return sqlError(err, p.dir, p.file, p.body, len([]rune(d.timeouts)), d.current)
+		d.failed = true
+		me := sqlError(err, p.dir, p.file, p.body, len([]rune(d.timeouts)), d.current)
+		if d.inTx {
+			me.Version = d.before
+			me.Detail = strings.TrimPrefix(me.Detail+"; the whole single transaction was rolled back", "; ")
+		}
+		return me
 	}
 	r := Result{Version: p.label.Version, Name: p.label.Name, Direction: p.dir, Duration: time.Since(p.started)}
 	d.results = append(d.results, r)
@@ -315,6 +340,18 @@ func (d *driver) begin(target int) error {
 		p.file, p.noTx = m.UpFile, m.UpNoTx
 	} else {
 		p.file, p.noTx = m.DownFile, m.DownNoTx
+	}
+	if d.singleTx && p.noTx {
+		d.failed = true
+		return fmt.Errorf("%w: %s cannot run in a transaction, so it cannot run in single-transaction mode; migrate without it", ErrInvalidArgument, p.file)
+	}
+	if d.singleTx && !d.inTx {
+		// Opened at the first migration, after golang-migrate has read the version, so the
+		// bookkeeping reads happen outside it and an empty run opens nothing.
+		if err := d.exec(d.stmtCtx(), "BEGIN"); err != nil {
+			return fmt.Errorf("begin the single transaction: %w", err)
+		}
+		d.inTx = true
 	}
 	d.pending = p
 	return nil

@@ -77,6 +77,7 @@ type Migrator struct {
 	log         *slog.Logger
 	lockTimeout time.Duration
 	timeouts    [2]time.Duration // lock_timeout and statement_timeout inside each migration
+	singleTx    bool
 	onApplied   func(Result)
 }
 
@@ -113,6 +114,16 @@ func WithMigrationTimeouts(lock, statement time.Duration) Option {
 			return fmt.Errorf("%w: migration timeouts must not be negative", ErrInvalidArgument)
 		}
 		m.timeouts = [2]time.Duration{lock, statement}
+		return nil
+	}
+}
+
+// WithSingleTransaction runs all the migrations of a call in one transaction: one commit instead of
+// one per migration, and all or nothing. For fresh databases (CI, TestDB, a local reset); a long
+// history then holds its locks until the end, and no-transaction files are refused.
+func WithSingleTransaction() Option {
+	return func(m *Migrator) error {
+		m.singleTx = true
 		return nil
 	}
 }
@@ -308,7 +319,7 @@ func (m *Migrator) withConn(ctx context.Context, fn func(*pgx.Conn, *driver) err
 		return err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	d, err := newDriver(ctx, conn, m.src, driverOptions{lockWait: m.lockTimeout, lockTimeout: m.timeouts[0], statementTimeout: m.timeouts[1], log: m.log, onApplied: m.onApplied})
+	d, err := newDriver(ctx, conn, m.src, driverOptions{lockWait: m.lockTimeout, lockTimeout: m.timeouts[0], statementTimeout: m.timeouts[1], singleTransaction: m.singleTx, log: m.log, onApplied: m.onApplied})
 	if err != nil {
 		return err
 	}
@@ -337,6 +348,9 @@ func (m *Migrator) run(ctx context.Context, target int, op func(*migrate.Migrate
 		defer stop()
 		err = op(mg)
 		results = d.results
+		if d.singleTx && d.failed {
+			results = nil // rolled back with the transaction
+		}
 		return m.translate(ctx, err, d, target)
 	})
 	return results, err
