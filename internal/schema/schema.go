@@ -126,7 +126,7 @@ func WithExcludedTables(names ...string) Option {
 }
 
 func newOptions(opts []Option) (*options, error) {
-	o := &options{excluded: []string{db.VersionTable}}
+	o := &options{excluded: []string{db.VersionTable, db.HistoryTable}}
 	for _, opt := range opts {
 		if opt == nil {
 			return nil, fmt.Errorf("%w: nil option", ErrInvalidOption)
