@@ -177,6 +177,8 @@ func (e *AheadError) Error() string {
 
 func (e *AheadError) Unwrap() error { return ErrDatabaseAhead }
 
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
 func versionText(v int) string {
 	if v < 0 {
 		return "no version (empty)"
@@ -191,6 +193,10 @@ func sqlError(err error, dir Direction, file string, body []byte, offset, versio
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
 		me.SQLState, me.Message, me.Detail, me.Hint = pgErr.Code, pgErr.Message, pgErr.Detail, pgErr.Hint
+		if pgErr.Where != "" {
+			// Inside a DO block or a function, PostgreSQL says where in the body: keep that.
+			me.Detail = strings.TrimPrefix(me.Detail+"; at "+oneLine(pgErr.Where), "; ")
+		}
 		if pos := int(pgErr.Position) - offset; pos > 0 {
 			me.Line, me.Column = lineColumn(body, pos)
 		}

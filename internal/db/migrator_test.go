@@ -220,6 +220,16 @@ func TestFailedMigrationLeavesPreviousVersionClean(t *testing.T) {
 		t.Errorf("syntax error = %v, want line 3 column 1 SQLSTATE 42601", err)
 	}
 	mustVersion(t, m, 2)
+
+	// Inside a DO block PostgreSQL gives no position in the file, but says where in the block.
+	block := newMigrator(t, cfg, tables(2, map[string]string{
+		"000003_bad.up.sql":   "DO $$\nBEGIN\n  PERFORM 1/0;\nEND $$;\n",
+		"000003_bad.down.sql": "SELECT 1;\n",
+	}))
+	_, err = block.Up(ctx)
+	if !errors.As(err, &me) || me.SQLState != "22012" || !strings.Contains(err.Error(), "PL/pgSQL function inline_code_block line 3") {
+		t.Errorf("error in a DO block = %v, want SQLSTATE 22012 and the block's line", err)
+	}
 }
 
 const helperEnv = "VISIONA_TEST_HELPER"
