@@ -82,10 +82,13 @@ func newDriver(ctx context.Context, conn *pgx.Conn, src *Source, o driverOptions
 	if o.log == nil {
 		o.log = logger.Discard()
 	}
-	var dbName, schema string
-	if err := conn.QueryRow(ctx, "SELECT current_database(), current_schema()").Scan(&dbName, &schema); err != nil {
+	// The simple protocol: one round trip where a prepared statement would take two, and this is
+	// on the path of every command, `version` included.
+	rs, err := conn.PgConn().Exec(ctx, "SELECT current_database(), coalesce(current_schema(), '')").ReadAll()
+	if err != nil {
 		return nil, fmt.Errorf("read current database and schema: %w", err)
 	}
+	dbName, schema := string(rs[0].Rows[0][0]), string(rs[0].Rows[0][1])
 	if schema == "" {
 		return nil, fmt.Errorf("%w: the connection has no current schema (check the user's search_path)", ErrInvalidArgument)
 	}
