@@ -7,6 +7,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -188,6 +189,7 @@ func (r *runner) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	cfg.DB.AppName = cmp.Or(cfg.DB.AppName, "visiona-migrate")
 	r.log, err = logger.New(r.env.Stderr, cfg.LogLevel, logger.Text)
 	if err != nil {
 		return err

@@ -86,7 +86,6 @@ const (
 	// query on that table queues behind it.
 	DefaultMigrationLockTimeout      = 5 * time.Second
 	DefaultMigrationStatementTimeout = 15 * time.Minute
-	DefaultAppName                   = "visiona-migrate"
 )
 
 // Load parses and validates every variable. A malformed value fails here, naming the variable;
@@ -107,7 +106,7 @@ func Load(lookup Lookup) (Config, error) {
 			MigrationStatementTimeout: p.durationOrZero("VISIONA_DB_MIGRATION_STATEMENT_TIMEOUT", DefaultMigrationStatementTimeout),
 			MaxConns:                  int32(p.intRange("VISIONA_DB_MAX_CONNS", 10, 1, 1000)),
 			MinConns:                  int32(p.intRange("VISIONA_DB_MIN_CONNS", 0, 0, 1000)),
-			AppName:                   p.str("VISIONA_DB_APP_NAME", DefaultAppName),
+			AppName:                   p.str("VISIONA_DB_APP_NAME", ""),
 			AllowRemoteReset:          p.boolean("VISIONA_DB_ALLOW_REMOTE_RESET", false),
 		},
 		Redis: Redis{
@@ -264,7 +263,7 @@ func DBFromURL(raw string) (DB, error) {
 		return DB{}, errors.New("not a postgres://user:password@host:port/dbname URL")
 	}
 	d := DB{Host: u.Hostname(), Port: DefaultPort, User: u.User.Username(), Name: strings.TrimPrefix(u.Path, "/"),
-		SSLMode: DefaultSSLMode, LockTimeout: DefaultLockTimeout, MaxConns: 10, AppName: DefaultAppName,
+		SSLMode: DefaultSSLMode, LockTimeout: DefaultLockTimeout, MaxConns: 10,
 		MigrationLockTimeout: DefaultMigrationLockTimeout, MigrationStatementTimeout: DefaultMigrationStatementTimeout}
 	d.Password, _ = u.User.Password()
 	if p := u.Port(); p != "" {

@@ -1,6 +1,7 @@
 package db
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -14,6 +15,11 @@ import (
 
 	"visiona-backend/internal/config"
 )
+
+// DefaultAppName is the application_name of connections whose configuration names none: a
+// server's. The migration tools set their own (see internal/cli), so whoever reads
+// pg_stat_activity, or our lock-holder report, can tell them apart.
+const DefaultAppName = "visiona-backend"
 
 // connectTimeout bounds how long an unreachable host can stall a command.
 const connectTimeout = 10 * time.Second
@@ -31,7 +37,7 @@ func ConnConfig(d config.DB) (*pgx.ConnConfig, error) {
 		"user=" + quoteValue(d.User),
 		"dbname=" + quoteValue(d.Name),
 		"sslmode=" + quoteValue(d.SSLMode),
-		"application_name=" + quoteValue(d.AppName),
+		"application_name=" + quoteValue(cmp.Or(d.AppName, DefaultAppName)),
 		"connect_timeout=" + strconv.Itoa(int(connectTimeout/time.Second)),
 	}
 	if d.Password != "" {
@@ -70,7 +76,7 @@ func classifyConnectError(d config.DB, err error) error {
 	var dnsErr *net.DNSError
 	switch {
 	case errors.Is(err, context.Canceled):
-		return fmt.Errorf("%w while connecting", ErrInterrupted)
+		return fmt.Errorf("%w while connecting: %w", ErrInterrupted, context.Canceled)
 	case errors.As(err, &pgErr):
 		ce.Reason = fmt.Sprintf("%s (SQLSTATE %s)", pgErr.Message, pgErr.Code)
 		switch pgErr.Code {

@@ -26,14 +26,6 @@ import (
 	"visiona-backend/internal/testenv"
 )
 
-// Environment of the dbtest suites: connection details by variables, never by arguments.
-const (
-	EnvDBTestPostgresURL = "VISIONA_DBTEST_POSTGRES_URL" // superuser URL of the server
-	EnvDBTestTemplate    = "VISIONA_DBTEST_TEMPLATE"     // a database migrated to the latest version
-	EnvDBTestRedisURL    = "VISIONA_DBTEST_REDIS_URL"
-	EnvDBTestRedisPrefix = "VISIONA_DBTEST_REDIS_PREFIX" // every key a suite writes starts with it
-)
-
 // Sentinel errors, one per failure kind, each with its own exit code in internal/cli.
 var (
 	ErrUnavailable   = errors.New("test servers unavailable")
@@ -324,10 +316,10 @@ func (r *run) suites(ctx context.Context, template string) error {
 		return fmt.Errorf("run go test: %w", err)
 	}
 	cmd.Env = append(os.Environ(),
-		EnvDBTestPostgresURL+"="+r.pg.AdminURL,
-		EnvDBTestTemplate+"="+template,
-		EnvDBTestRedisURL+"="+r.redis.URL,
-		EnvDBTestRedisPrefix+"=testdb:"+r.id+":",
+		testenv.EnvDBTestPostgresURL+"="+r.pg.AdminURL,
+		testenv.EnvDBTestTemplate+"="+template,
+		testenv.EnvDBTestRedisURL+"="+r.redis.URL,
+		testenv.EnvDBTestRedisPrefix+"=testdb:"+r.id+":",
 		// The dbtest packages' own integration tests use this server too instead of starting more.
 		testenv.EnvTestPostgresURL+"="+r.pg.AdminURL,
 		testenv.EnvRunLabel+"="+r.runLabel(),

@@ -114,6 +114,8 @@ func redisVersion(ctx context.Context, opts *goredis.Options) (string, error) {
 	return "", fmt.Errorf("no redis_version in INFO server")
 }
 
+var globEscaper = strings.NewReplacer(`\`, `\\`, `*`, `\*`, `?`, `\?`, `[`, `\[`, `]`, `\]`)
+
 // DeleteRedisPrefix removes every key starting with prefix: how TestDB leaves an existing Redis
 // as it found it. SCAN, not KEYS, so a large server is not blocked.
 func DeleteRedisPrefix(ctx context.Context, rawURL, prefix string) error {
@@ -123,7 +125,8 @@ func DeleteRedisPrefix(ctx context.Context, rawURL, prefix string) error {
 	}
 	c := goredis.NewClient(opts)
 	defer c.Close()
-	iter := c.Scan(ctx, 0, prefix+"*", 1000).Iterator()
+	// SCAN takes a glob: escape the prefix so it matches itself only.
+	iter := c.Scan(ctx, 0, globEscaper.Replace(prefix)+"*", 1000).Iterator()
 	var batch []string
 	for iter.Next(ctx) {
 		batch = append(batch, iter.Val())
