@@ -8,3 +8,9 @@ import "embed"
 //
 //go:embed *.sql migrations.sum
 var FS embed.FS
+
+// LintBaseline is the last migration written before `migrate lint` existed. Those are applied in
+// production and cannot change (migrations.sum), so the lint reports from the next one on; it found
+// unsafe statements in 000005-000007 (indexes without CONCURRENTLY, CHECKs without NOT VALID),
+// acceptable on the then-empty tables and kept as history.
+const LintBaseline = 9

@@ -25,6 +25,7 @@ import (
 
 	"visiona-backend/internal/config"
 	"visiona-backend/internal/db"
+	"visiona-backend/internal/lint"
 	"visiona-backend/internal/logger"
 )
 
@@ -45,12 +46,14 @@ type Env struct {
 	Migrations    fs.FS  // the embedded migration files
 	Seed          fs.FS  // the data reset loads after migrating; nil: none
 	MigrationsDir string // the on-disk folder `create` writes to
+	// LintBaseline: migrations up to this version predate the lint and are not reported.
+	LintBaseline uint
 }
 
 // OSEnv is the Env of a real process.
-func OSEnv(args []string, migrations, seed fs.FS, dir string) Env {
+func OSEnv(args []string, migrations, seed fs.FS, dir string, lintBaseline uint) Env {
 	return Env{Args: args, Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Lookup: os.LookupEnv,
-		Interactive: term.IsTerminal(int(os.Stdin.Fd())), Migrations: migrations, Seed: seed, MigrationsDir: dir}
+		Interactive: term.IsTerminal(int(os.Stdin.Fd())), Migrations: migrations, Seed: seed, MigrationsDir: dir, LintBaseline: lintBaseline}
 }
 
 const usage = `usage: migrate [-json] <command> [arguments]
@@ -64,6 +67,8 @@ commands:
   status          list every migration file as applied or pending
   create NAME     write the next NNNNNN_NAME.up.sql / .down.sql pair into migrations/
   verify          check the migrations against migrations.sum (also done before every up/down)
+  lint            check the migration SQL with PostgreSQL's parser for statements that lock or
+                  break a live database (file:line rule message; exit 14 on errors)
   hash            rewrite migrations/migrations.sum after editing a migration that never ran
   reset           drop every object in a LOCAL database, migrate up, load the seed data
                   (refused unless the host is loopback or a unix socket, or
@@ -82,7 +87,7 @@ The database comes from the environment only (never a flag):
 exit codes: 0 ok, 1 internal, 2 usage, 3 configuration, 4 cannot connect, 5 migration failed,
   6 dirty, 7 lock timeout, 8 database ahead of files, 9 invalid migration files,
   10 unknown version, 11 reset refused (remote host), 12 seed failed,
-  13 migrations do not match migrations.sum, 130 interrupted
+  13 migrations do not match migrations.sum, 14 lint errors, 130 interrupted
 `
 
 // Run executes one command and returns the process exit code.
@@ -155,7 +160,7 @@ func (r *runner) run(ctx context.Context) error {
 	r.out.json = *jsonOut
 	args := fset.Args()
 	if len(args) == 0 {
-		return usageErr("no command given; want one of up, down, goto, force, version, status, create, verify, hash, reset")
+		return usageErr("no command given; want one of up, down, goto, force, version, status, create, verify, lint, hash, reset")
 	}
 	cmd, args := args[0], args[1:]
 	r.out.command = cmd
@@ -180,9 +185,14 @@ func (r *runner) run(ctx context.Context) error {
 			return err
 		}
 		return r.verify()
+	case "lint":
+		if err := noArgs(cmd, args); err != nil {
+			return err
+		}
+		return r.lint()
 	case "up", "down", "goto", "force", "version", "status", "reset":
 	default:
-		return usageErr("unknown command %q; want one of up, down, goto, force, version, status, create, verify, hash, reset", cmd)
+		return usageErr("unknown command %q; want one of up, down, goto, force, version, status, create, verify, lint, hash, reset", cmd)
 	}
 
 	cfg, err := config.Load(r.env.Lookup)
@@ -353,6 +363,45 @@ func (r *runner) verify() error {
 			return err
 		}
 		fmt.Fprintf(&r.out.text, "%s: %d migrations match %s\n", set.where, len(src.Migrations()), db.SumFile)
+	}
+	return nil
+}
+
+var errLint = errors.New("lint found errors")
+
+// lint checks the folder on disk in a checkout (what the next build embeds), else the embedded set.
+func (r *runner) lint() error {
+	fsys, where := r.env.Migrations, "embedded migrations"
+	if fi, err := os.Stat(r.env.MigrationsDir); err == nil && fi.IsDir() {
+		fsys, where = os.DirFS(r.env.MigrationsDir), r.env.MigrationsDir+"/"
+	}
+	src, err := db.LoadSource(fsys)
+	if err != nil {
+		return err
+	}
+	findings, err := lint.Check(src, lint.Baseline(r.env.LintBaseline))
+	if err != nil {
+		return err
+	}
+	for i := range findings {
+		findings[i].File = "migrations/" + strings.TrimPrefix(findings[i].File, "migrations/")
+	}
+	if err := lint.Render(findings, &r.out.text); err != nil {
+		return err
+	}
+	errs := 0
+	for _, f := range findings {
+		if f.Severity == lint.Error {
+			errs++
+		}
+	}
+	fmt.Fprintf(&r.out.text, "lint: %d error(s), %d warning(s) in %d migrations of %s", errs, len(findings)-errs, len(src.Migrations()), where)
+	if r.env.LintBaseline > 0 {
+		fmt.Fprintf(&r.out.text, " (up to %06d written before the lint: not reported)", r.env.LintBaseline)
+	}
+	fmt.Fprintln(&r.out.text)
+	if errs > 0 {
+		return fmt.Errorf("%w: %d error(s); see the lines above, or internal/lint/README.md for each rule and its safe form", errLint, errs)
 	}
 	return nil
 }

@@ -107,6 +107,30 @@ func TestBadInputWithoutDatabase(t *testing.T) {
 	}
 }
 
+// lint reads the folder on disk and exits 14 with one file:line rule message line per finding.
+func TestLint(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	dir := "../../testdata/lint/not-concurrently/bad"
+	code := cli.Run(context.Background(), cli.Env{Args: []string{"lint"}, Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: &stderr,
+		Lookup: func(string) (string, bool) { return "", false }, Migrations: os.DirFS(dir), MigrationsDir: dir})
+	if code != cli.ExitLint {
+		t.Fatalf("exit %d, want %d; stderr %q", code, cli.ExitLint, stderr.String())
+	}
+	if !strings.Contains(stdout.String(), ".up.sql:") || !strings.Contains(stdout.String(), " error not-concurrently: ") {
+		t.Errorf("stdout lacks a file:line error not-concurrently line:\n%s", stdout.String())
+	}
+	if !strings.HasPrefix(stderr.String(), "migrate: error: lint found errors") {
+		t.Errorf("stderr %q", stderr.String())
+	}
+	// The repository's own migrations lint clean (past the baseline).
+	stdout.Reset()
+	code = cli.Run(context.Background(), cli.Env{Args: []string{"lint"}, Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: &stderr,
+		Lookup: func(string) (string, bool) { return "", false }, Migrations: migrations.FS, MigrationsDir: "../../migrations", LintBaseline: migrations.LintBaseline})
+	if code != cli.ExitOK {
+		t.Errorf("our migrations: exit %d\n%s", code, stdout.String())
+	}
+}
+
 func TestHelp(t *testing.T) {
 	r := runCLI(t, nil, nil, "help")
 	if r.code != 0 || !strings.Contains(r.stdout, "exit codes:") || !strings.Contains(r.stdout, "VISIONA_DB_PASSWORD") {

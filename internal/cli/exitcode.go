@@ -25,6 +25,7 @@ const (
 	ExitRemoteReset    = 11 // reset refused: the host is not local
 	ExitSeed           = 12 // reset: a seed file failed (rolled back)
 	ExitChecksum       = 13 // the migrations do not match migrations.sum
+	ExitLint           = 14 // lint found errors in the migration SQL
 	// mage testDB (cmd/testdb maps its errors to these; cmd/migrate never links TestDB's containers)
 	ExitTestServers   = 20 // no Docker and no existing servers, or a server failed to start
 	ExitRoundTrip     = 21 // a migration's down does not reverse its up
@@ -57,6 +58,8 @@ func ExitCode(err error) int {
 		return ExitInvalidSource
 	case errors.Is(err, db.ErrUnknownVersion):
 		return ExitUnknownVersion
+	case errors.Is(err, errLint):
+		return ExitLint
 	case errors.Is(err, db.ErrChecksum):
 		return ExitChecksum
 	case errors.Is(err, db.ErrRemoteReset):

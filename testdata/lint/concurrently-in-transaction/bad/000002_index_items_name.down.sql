@@ -1,0 +1,1 @@
+drop index concurrently items_name_idx;

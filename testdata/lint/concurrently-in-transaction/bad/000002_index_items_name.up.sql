@@ -1,0 +1,1 @@
+create index concurrently items_name_idx on items (name);

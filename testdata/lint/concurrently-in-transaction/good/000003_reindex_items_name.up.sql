@@ -1,0 +1,2 @@
+-- migrate:no-transaction
+reindex (concurrently) index items_name_idx;

@@ -1,0 +1,2 @@
+-- Validation cannot be undone, and needs not be: the constraints stay.
+select 1;

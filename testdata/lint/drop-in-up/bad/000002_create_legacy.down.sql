@@ -1,0 +1,2 @@
+drop table legacy;
+alter table items drop column old_name;

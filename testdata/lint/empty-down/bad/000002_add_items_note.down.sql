@@ -1,0 +1,2 @@
+/* TODO: drop the column */
+;

@@ -1,0 +1,2 @@
+-- migrate:no-transaction
+alter type mood add value 'great' after 'happy';

@@ -1,0 +1,1 @@
+alter type mood rename value 'ok' to 'fine';

@@ -1,0 +1,2 @@
+-- migrate:no-transaction
+create unique index concurrently items_name_key on items (name);

@@ -1,0 +1,1 @@
+alter table items drop constraint items_name_key;

@@ -1,0 +1,1 @@
+drop index events_at_idx;

@@ -1,0 +1,2 @@
+-- migrate:no-transaction
+drop index concurrently events_2026_at_idx;

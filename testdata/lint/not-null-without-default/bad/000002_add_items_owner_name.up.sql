@@ -1,0 +1,1 @@
+alter table items add column owner_name text not null;

@@ -1,0 +1,1 @@
+alter table items alter column owner drop not null;

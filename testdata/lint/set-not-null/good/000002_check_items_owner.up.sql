@@ -1,0 +1,1 @@
+alter table items add constraint items_owner_not_null check (owner is not null) not valid;

@@ -1,0 +1,2 @@
+-- lint:ignore not-concurrently
+create index items_name_idx on items (name);

@@ -1,0 +1,2 @@
+-- lint:ignore
+create table notes (id bigint);

@@ -1,0 +1,2 @@
+drop function items_note_default();
+alter table items drop column note;
