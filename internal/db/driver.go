@@ -305,7 +305,7 @@ func (d *driver) SetVersion(version int, dirty bool) error {
 	}
 	if err := d.exec(d.stmtCtx(), sql); err != nil {
 		if p.noTx {
-			return &MigrationError{Direction: p.dir, File: p.file, Message: fmt.Sprintf("the migration ran but recording version %d failed: %v", version, err), Version: version, Dirty: true,
+			return &MigrationError{Direction: p.dir, SQLFailure: SQLFailure{File: p.file, Message: fmt.Sprintf("the migration ran but recording version %d failed: %v", version, err)}, Version: version, Dirty: true,
 				Recover: fmt.Sprintf("its statements ran; run `migrate force %d`", max(version, 0)), Err: err}
 		}
 		d.failed = true

@@ -61,50 +61,59 @@ func (e *ConnectError) Error() string {
 
 func (e *ConnectError) Unwrap() []error { return []error{ErrConnect, e.Err} }
 
+// SQLFailure is where and why PostgreSQL rejected the SQL of a file (a migration or a seed).
+type SQLFailure struct {
+	File     string
+	Line     int // 0 when PostgreSQL gave no position
+	Column   int
+	SQLState string
+	Message  string
+	Detail   string
+	Hint     string
+}
+
+// describe renders "<where>:line:col: ERROR message (SQLSTATE x); detail; hint: ...".
+func (f SQLFailure) describe(where string) string {
+	var b strings.Builder
+	b.WriteString(where)
+	if f.Line > 0 {
+		fmt.Fprintf(&b, ":%d", f.Line)
+		if f.Column > 0 {
+			fmt.Fprintf(&b, ":%d", f.Column)
+		}
+	}
+	b.WriteString(": ")
+	if f.SQLState != "" {
+		fmt.Fprintf(&b, "ERROR %s (SQLSTATE %s)", f.Message, f.SQLState)
+	} else {
+		b.WriteString(f.Message)
+	}
+	if f.Detail != "" {
+		b.WriteString("; " + f.Detail)
+	}
+	if f.Hint != "" {
+		b.WriteString("; hint: " + f.Hint)
+	}
+	return b.String()
+}
+
 // MigrationError is a migration whose SQL failed. The database was left at Version, clean, unless
 // Dirty says otherwise (a no-transaction file).
 type MigrationError struct {
 	Direction Direction
-	File      string
-	Line      int // 0 when PostgreSQL gave no position
-	Column    int
-	SQLState  string
-	Message   string
-	Detail    string
-	Hint      string
-	Version   int  // where the database is now (-1: no version)
-	Dirty     bool // only for a no-transaction file
-	Recover   string
-	Err       error
+	SQLFailure
+	Version int  // where the database is now (-1: no version)
+	Dirty   bool // only for a no-transaction file
+	Recover string
+	Err     error
 }
 
 func (e *MigrationError) Error() string {
-	var b strings.Builder
-	b.WriteString("migrations/" + e.File)
-	if e.Line > 0 {
-		fmt.Fprintf(&b, ":%d", e.Line)
-		if e.Column > 0 {
-			fmt.Fprintf(&b, ":%d", e.Column)
-		}
-	}
-	b.WriteString(": ")
-	if e.SQLState != "" {
-		fmt.Fprintf(&b, "ERROR %s (SQLSTATE %s)", e.Message, e.SQLState)
-	} else {
-		b.WriteString(e.Message)
-	}
-	if e.Detail != "" {
-		b.WriteString("; " + e.Detail)
-	}
-	if e.Hint != "" {
-		b.WriteString("; hint: " + e.Hint)
-	}
+	s := e.describe("migrations/" + e.File)
 	if e.Dirty {
-		fmt.Fprintf(&b, "; the database is marked dirty at version %d: %s", e.Version, e.Recover)
-	} else {
-		fmt.Fprintf(&b, "; nothing of it was applied, the database is still at %s", versionText(e.Version))
+		return s + fmt.Sprintf("; the database is marked dirty at version %d: %s", e.Version, e.Recover)
 	}
-	return b.String()
+	return s + "; nothing of it was applied, the database is still at " + versionText(e.Version)
 }
 
 func (e *MigrationError) Unwrap() []error { return []error{ErrMigrationFailed, e.Err} }
@@ -189,7 +198,7 @@ func versionText(v int) string {
 // sqlError turns a PostgreSQL error raised by body into a *MigrationError that points at the line.
 // offset is how many characters were sent before body in the same query.
 func sqlError(err error, dir Direction, file string, body []byte, offset, version int) *MigrationError {
-	me := &MigrationError{Direction: dir, File: file, Version: version, Err: err, Message: "the statement failed"}
+	me := &MigrationError{Direction: dir, SQLFailure: SQLFailure{File: file, Message: "the statement failed"}, Version: version, Err: err}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
 		me.SQLState, me.Message, me.Detail, me.Hint = pgErr.Code, pgErr.Message, pgErr.Detail, pgErr.Hint

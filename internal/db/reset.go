@@ -40,39 +40,12 @@ func (e *RemoteResetError) Unwrap() error { return ErrRemoteReset }
 // SeedError is a seed file that failed to load. The whole seed was rolled back: the database is
 // at the latest version with no seed rows, and running the reset again is safe.
 type SeedError struct {
-	File     string // name inside the seed FS
-	Line     int    // 0 when PostgreSQL gave no position
-	Column   int
-	SQLState string
-	Message  string
-	Detail   string
-	Hint     string
-	Err      error // the driver's error, for errors.As; nil when the file broke a rule of ours
+	SQLFailure       // File is the name inside the seed FS
+	Err        error // the driver's error, for errors.As; nil when the file broke a rule of ours
 }
 
 func (e *SeedError) Error() string {
-	var b strings.Builder
-	b.WriteString("seed " + e.File)
-	if e.Line > 0 {
-		fmt.Fprintf(&b, ":%d", e.Line)
-		if e.Column > 0 {
-			fmt.Fprintf(&b, ":%d", e.Column)
-		}
-	}
-	b.WriteString(": ")
-	if e.SQLState != "" {
-		fmt.Fprintf(&b, "ERROR %s (SQLSTATE %s)", e.Message, e.SQLState)
-	} else {
-		b.WriteString(e.Message)
-	}
-	if e.Detail != "" {
-		b.WriteString("; " + e.Detail)
-	}
-	if e.Hint != "" {
-		b.WriteString("; hint: " + e.Hint)
-	}
-	b.WriteString("; the seed was rolled back: the database is migrated and holds no seed rows")
-	return b.String()
+	return e.describe("seed "+e.File) + "; the seed was rolled back: the database is migrated and holds no seed rows"
 }
 
 func (e *SeedError) Unwrap() []error {
@@ -454,7 +427,7 @@ func loadSeed(ctx context.Context, conn *pgx.Conn, files []seedFile) (int64, err
 		// A COMMIT or ROLLBACK in the file ended our transaction: what ran before it may be
 		// committed, which breaks the all-or-nothing promise, so say so rather than carry on.
 		if conn.PgConn().TxStatus() != 'T' {
-			return 0, &SeedError{File: f.name, Message: "the file ends the seed's transaction (COMMIT or ROLLBACK in it); remove the transaction control and reset again, as part of the seed may have been committed"}
+			return 0, &SeedError{SQLFailure: SQLFailure{File: f.name, Message: "the file ends the seed's transaction (COMMIT or ROLLBACK in it); remove the transaction control and reset again, as part of the seed may have been committed"}}
 		}
 		for _, r := range results {
 			if r.CommandTag.Insert() {
@@ -471,7 +444,8 @@ func loadSeed(ctx context.Context, conn *pgx.Conn, files []seedFile) (int64, err
 // seedError points a seed failure at its file, line and column, the way migration errors do.
 func seedError(f seedFile, err error) *SeedError {
 	me := sqlError(err, Up, f.name, f.body, 0, 0)
-	se := &SeedError{File: f.name, Line: me.Line, Column: me.Column, SQLState: me.SQLState, Message: me.Message, Detail: me.Detail, Hint: me.Hint, Err: err}
+	se := &SeedError{SQLFailure: me.SQLFailure, Err: err}
+	se.File = f.name
 	if se.SQLState == "" {
 		se.Message = "the connection to the database broke while loading the file"
 	}
