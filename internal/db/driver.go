@@ -209,12 +209,12 @@ func (d *driver) Unlock() error {
 	var txErr error
 	if d.inTx {
 		d.inTx = false
-		end := "COMMIT"
+		end, what := d.bookkeeping(d.current, false)+" COMMIT", "commit"
 		if d.failed {
-			end = "ROLLBACK"
+			end, what = "ROLLBACK", "roll back"
 		}
 		if txErr = d.exec(d.stmtCtx(), end); txErr != nil {
-			txErr = fmt.Errorf("%s the single transaction: %w", strings.ToLower(end), txErr)
+			txErr = fmt.Errorf("%s the single transaction: %w", what, txErr)
 		}
 	}
 	return errors.Join(txErr, d.exec(d.stmtCtx(), fmt.Sprintf("SELECT pg_advisory_unlock(%d)", d.lockKey)))
@@ -292,7 +292,12 @@ func (d *driver) SetVersion(version int, dirty bool) error {
 		return nil
 	}
 	d.pending = nil
-	sql := d.bookkeeping(version, false)
+	// In single-transaction mode the version row is written once, at COMMIT (see Unlock), and the
+	// timeouts were set once after BEGIN.
+	sql, timeouts := d.bookkeeping(version, false), d.timeouts
+	if d.inTx {
+		sql, timeouts = "", ""
+	}
 	if p.dir == Up {
 		sql += d.historyUpSQL(p.label)
 	} else {
@@ -301,7 +306,7 @@ func (d *driver) SetVersion(version int, dirty bool) error {
 	if !p.noTx {
 		// The timeouts lead on a line of their own, so the body keeps its line numbers; a line
 		// comment at the end of the body must not swallow the bookkeeping: hence the newline.
-		sql = d.timeouts + string(p.body) + "\n;\n" + sql
+		sql = timeouts + string(p.body) + "\n;\n" + sql
 	}
 	if err := d.exec(d.stmtCtx(), sql); err != nil {
 		if p.noTx {
@@ -309,7 +314,7 @@ func (d *driver) SetVersion(version int, dirty bool) error {
 				Recover: fmt.Sprintf("its statements ran; run `migrate force %d`", max(version, 0)), Err: err}
 		}
 		d.failed = true
-		me := sqlError(err, p.dir, p.file, p.body, len([]rune(d.timeouts)), d.current)
+		me := sqlError(err, p.dir, p.file, p.body, len([]rune(timeouts)), d.current)
 		if d.inTx {
 			me.Version = d.before
 			me.Detail = strings.TrimPrefix(me.Detail+"; the whole single transaction was rolled back", "; ")
@@ -351,7 +356,7 @@ func (d *driver) begin(target int) error {
 	if d.singleTx && !d.inTx {
 		// Opened at the first migration, after golang-migrate has read the version, so the
 		// bookkeeping reads happen outside it and an empty run opens nothing.
-		if err := d.exec(d.stmtCtx(), "BEGIN"); err != nil {
+		if err := d.exec(d.stmtCtx(), "BEGIN; "+d.timeouts); err != nil {
 			return fmt.Errorf("begin the single transaction: %w", err)
 		}
 		d.inTx = true

@@ -212,6 +212,8 @@ func sqlError(err error, dir Direction, file string, body []byte, offset, versio
 		switch pgErr.Code {
 		case "55P03": // lock_not_available, from lock_timeout
 			me.Hint = "another transaction holds a lock this migration needs; nothing waited longer than VISIONA_DB_MIGRATION_LOCK_TIMEOUT, so other queries were not blocked behind it: retry when that transaction ends, or raise the variable"
+		case "53200": // out_of_shared_memory: the lock table is full
+			me.Hint = "a transaction holds a lock per object it touches; with -single-transaction over many migrations, raise max_locks_per_transaction or migrate without it"
 		case "57014": // query_canceled, from statement_timeout
 			me.Hint = "the statement ran longer than VISIONA_DB_MIGRATION_STATEMENT_TIMEOUT; raise it (0 disables it) if this migration is expected to take that long"
 		}

@@ -12,7 +12,6 @@ import (
 
 	"github.com/golang-migrate/migrate/v4"
 	"github.com/golang-migrate/migrate/v4/database"
-	"github.com/golang-migrate/migrate/v4/source/iofs"
 	"github.com/jackc/pgx/v5"
 
 	"visiona-backend/internal/config"
@@ -334,11 +333,7 @@ func (m *Migrator) run(ctx context.Context, target int, op func(*migrate.Migrate
 	}
 	var results []Result
 	err := m.withConn(ctx, func(_ *pgx.Conn, d *driver) error {
-		source, err := iofs.New(m.fsys, ".")
-		if err != nil {
-			return fmt.Errorf("open migrations: %w", err)
-		}
-		mg, err := migrate.NewWithInstance("iofs", source, "visiona-pgx", d)
+		mg, err := migrate.NewWithInstance("visiona", sourceDriver{m.src}, "visiona-pgx", d)
 		if err != nil {
 			return fmt.Errorf("start golang-migrate: %w", err)
 		}

@@ -169,7 +169,7 @@ func (s *Source) Latest() uint {
 
 // Find returns the migration with version v.
 func (s *Source) Find(v uint) (Migration, bool) {
-	i, ok := slices.BinarySearchFunc(s.migrations, v, func(m Migration, v uint) int { return cmp.Compare(m.Version, v) })
+	i, ok := sourceDriver{s}.index(v)
 	if !ok {
 		return Migration{}, false
 	}
