@@ -245,3 +245,13 @@ func Bench(ctx context.Context, quick *bool, rounds *int, writeDocs *bool) error
 	}
 	return sh.RunV("go", append(args, "-command="+command)...)
 }
+
+// Corpus runs the reliability corpus in its long form: 50 race rounds, 50 kills, bad input, fuzz seeds.
+//
+// Real migrate processes against PostgreSQL in Docker (internal/reliability): 8 migrators racing
+// `up`, `up` killed with SIGKILL at random moments, every bad input with its exit code, and the
+// password fuzz seeds. `go test ./internal/reliability/` runs the short form (5 rounds, 10 kills).
+// Fuzz for real with: go test -run '^$' -fuzz FuzzPasswordNeverPrinted ./internal/reliability/
+func Corpus(ctx context.Context) error {
+	return sh.RunWithV(map[string]string{"VISIONA_CORPUS_LONG": "1"}, "go", "test", "-count=1", "-timeout", "30m", "-v", "./internal/reliability/")
+}

@@ -204,7 +204,7 @@ func (r *runner) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	opts := []db.Option{db.WithLogger(r.log), db.WithProgress(r.progress)}
+	opts := []db.Option{db.WithLogger(r.log), db.WithProgress(r.progress), db.WithPreflight(lint.PrepareFile)}
 	if *singleTx {
 		opts = append(opts, db.WithSingleTransaction())
 	}
@@ -407,7 +407,7 @@ func (r *runner) lint() error {
 }
 
 func (r *runner) reset(ctx context.Context, cfg config.DB) error {
-	report, err := db.Reset(ctx, cfg, r.env.Migrations, r.env.Seed, db.WithLogger(r.log), db.WithProgress(r.progress))
+	report, err := db.Reset(ctx, cfg, r.env.Migrations, r.env.Seed, db.WithLogger(r.log), db.WithProgress(r.progress), db.WithPreflight(lint.PrepareFile))
 	if report != nil {
 		r.out.reset(report)
 	}

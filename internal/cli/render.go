@@ -74,6 +74,9 @@ func (p *printer) version(info db.VersionInfo) {
 		fmt.Fprintln(&p.text, "no change")
 	}
 	fmt.Fprintln(&p.text, versionLine(info))
+	if info.Recover != "" {
+		fmt.Fprintf(&p.text, "dirty: %s\n", info.Recover)
+	}
 }
 
 func pastTense(d db.Direction) string {
@@ -104,7 +107,11 @@ func (p *printer) status(st db.Status) {
 	p.doc.Version = &st.VersionInfo
 	p.doc.Migrations = st.Migrations
 	p.doc.Unknown = st.Unknown
-	fmt.Fprintf(&p.text, "database  %s\nversion   %s\n\n", p.target, versionLine(st.VersionInfo))
+	fmt.Fprintf(&p.text, "database  %s\nversion   %s\n", p.target, versionLine(st.VersionInfo))
+	if st.Recover != "" {
+		fmt.Fprintf(&p.text, "dirty     %s\n", st.Recover)
+	}
+	fmt.Fprintln(&p.text)
 	tw := tabwriter.NewWriter(&p.text, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "VERSION\tNAME\tSTATE\tAPPLIED AT\tBY\tTOOK")
 	for _, m := range st.Migrations {

@@ -14,10 +14,11 @@ import (
 // migration; replicas starting together are serialised by the migration lock. Without it, it only
 // reads the version and warns when migrations are pending, so a server never changes a schema it
 // was not told to. A dirty database is an error either way: serving on it would hide the problem.
-func AutoMigrate(ctx context.Context, cfg config.DB, fsys fs.FS, log *slog.Logger) error {
-	m, err := New(cfg, fsys, WithLogger(log), WithProgress(func(r Result) {
+// opts come after the defaults; a server should pass WithPreflight(lint.PrepareFile), as the CLI does.
+func AutoMigrate(ctx context.Context, cfg config.DB, fsys fs.FS, log *slog.Logger, opts ...Option) error {
+	m, err := New(cfg, fsys, append([]Option{WithLogger(log), WithProgress(func(r Result) {
 		log.Info("migrated", "version", r.Version, "name", r.Name, "direction", r.Direction, "duration", r.Duration)
-	}))
+	})}, opts...)...)
 	if err != nil {
 		return err
 	}

@@ -43,8 +43,9 @@ type driver struct {
 	lockTimeout time.Duration // how long Lock waits for another migrator
 	timeouts    string        // SET LOCAL lock_timeout/statement_timeout for each migration
 	singleTx    bool          // every migration of the run in one transaction (fresh databases)
-	inTx        bool          // the single transaction is open
-	failed      bool          // a migration failed: the single transaction must roll back
+	preflight   Preflight
+	inTx        bool // the single transaction is open
+	failed      bool // a migration failed: the single transaction must roll back
 	log         *slog.Logger
 	onApplied   func(Result)
 
@@ -72,6 +73,7 @@ type driverOptions struct {
 	lockTimeout       time.Duration // PostgreSQL lock_timeout inside each migration; 0: none
 	statementTimeout  time.Duration // PostgreSQL statement_timeout inside each migration; 0: none
 	singleTransaction bool
+	preflight         Preflight
 	log               *slog.Logger
 	onApplied         func(Result)
 }
@@ -111,6 +113,7 @@ func newDriver(ctx context.Context, conn *pgx.Conn, src *Source, o driverOptions
 		lockTimeout: o.lockWait,
 		timeouts:    timeoutSettings(o.lockTimeout, o.statementTimeout),
 		singleTx:    o.singleTransaction,
+		preflight:   o.preflight,
 		log:         o.log,
 		onApplied:   o.onApplied,
 		current:     database.NilVersion,
@@ -142,6 +145,7 @@ func (d *driver) Lock() error {
 	deadline := start.Add(d.lockTimeout)
 	poll := lockPollMin
 	var lastReport time.Time
+	lastTry := false
 	for {
 		var got bool
 		err := d.queryRow(d.ctx, fmt.Sprintf("SELECT pg_try_advisory_lock(%d)", d.lockKey), func(v []byte) { got = string(v) == "t" })
@@ -159,7 +163,14 @@ func (d *driver) Lock() error {
 		}
 		now := time.Now()
 		if !now.Before(deadline) {
-			return &LockTimeoutError{Waited: now.Sub(start), Holder: d.lockHolder()}
+			holder := d.lockHolder()
+			if holder == nil && !lastTry {
+				// Nobody holds it any more: it was let go since the try above. One more try
+				// rather than a timeout that blames a holder nobody can see.
+				lastTry = true
+				continue
+			}
+			return &LockTimeoutError{Waited: now.Sub(start), Holder: holder}
 		}
 		if lastReport.IsZero() || now.Sub(lastReport) >= lockReportPeriod {
 			holder := "a session this user cannot see"
@@ -304,16 +315,30 @@ func (d *driver) SetVersion(version int, dirty bool) error {
 		sql += d.historyDownSQL(p.label.Version)
 	}
 	if !p.noTx {
-		// The timeouts lead on a line of their own, so the body keeps its line numbers; a line
-		// comment at the end of the body must not swallow the bookkeeping: hence the newline.
-		sql = timeouts + string(p.body) + "\n;\n" + sql
+		// The timeouts and the guard lead on a line of their own, so the body keeps its line
+		// numbers; a line comment at the end of the body must not swallow what follows: hence
+		// the newline.
+		timeouts = strings.TrimSuffix(timeouts, "\n") + guardStart(version) + "\n"
+		sql = timeouts + string(p.body) + "\n;\n" + guardEnd(version) + sql
 	}
-	if err := d.exec(d.stmtCtx(), sql); err != nil {
+	results, err := d.conn.Exec(d.stmtCtx(), sql).ReadAll()
+	if err != nil {
+		// A BEGIN in the body leaves a failed explicit transaction open behind the error.
+		if st := d.conn.TxStatus(); st == 'E' || (st == 'T' && !d.inTx) {
+			_ = d.exec(d.stmtCtx(), "ROLLBACK")
+		}
+		if !p.noTx && endedTransaction(results) {
+			d.failed = true
+			return d.transactionControlError(p, version)
+		}
 		if p.noTx {
 			return &MigrationError{Direction: p.dir, SQLFailure: SQLFailure{File: p.file, Message: fmt.Sprintf("the migration ran but recording version %d failed: %v", version, err)}, Version: version, Dirty: true,
 				Recover: fmt.Sprintf("its statements ran; run `migrate force %d`", max(version, 0)), Err: err}
 		}
 		d.failed = true
+		if isGuardError(err) {
+			return d.transactionControlError(p, version)
+		}
 		me := sqlError(err, p.dir, p.file, p.body, len([]rune(timeouts)), d.current)
 		if d.inTx {
 			me.Version = d.before
@@ -378,6 +403,18 @@ func (d *driver) Run(r io.Reader) error {
 	}
 	p.body = body
 	if !p.noTx {
+		if d.preflight != nil {
+			prepared, failure := d.preflight(p.file, body)
+			if failure != nil {
+				d.failed, d.pending = true, nil
+				me := &MigrationError{Direction: p.dir, SQLFailure: *failure, Version: d.current}
+				if d.inTx {
+					me.Version = d.before // the single transaction rolls back as a whole
+				}
+				return me
+			}
+			p.body = prepared
+		}
 		return nil
 	}
 	if err := d.exec(d.stmtCtx(), d.bookkeeping(p.target, true)); err != nil {
@@ -406,6 +443,54 @@ func (d *driver) Run(r io.Reader) error {
 // effect, apart from an INVALID index a failed CREATE INDEX CONCURRENTLY leaves behind.
 func (d *driver) recoverCommand(p *pendingMigrate) string {
 	return fmt.Sprintf("%s did not take effect (if it built an index CONCURRENTLY, drop the INVALID index it left: see `\\d` in psql); then run `migrate force %d` and fix the file before retrying", p.file, max(d.current, 0))
+}
+
+// guardSQLState is the error the guard raises; a class of our own, so nothing else can raise it.
+const guardSQLState = "VM001"
+
+// guardStart and guardEnd bracket a migration's body. A transaction-local setting made before it
+// must still be there after it: a COMMIT, ROLLBACK or END in the body ends the transaction the
+// tool put the file in, resets the setting, and the guard then refuses to record the version. The
+// lint reports such statements before they run; this catches them wherever the lint was not run.
+func guardStart(version int) string {
+	return fmt.Sprintf("SELECT set_config('visiona.migration', '%d', true);", version)
+}
+
+func guardEnd(version int) string {
+	return fmt.Sprintf(`DO $visiona$BEGIN IF current_setting('visiona.migration', true) IS DISTINCT FROM '%d' THEN
+	RAISE EXCEPTION USING ERRCODE = '%s', MESSAGE = 'the migration ended its own transaction'; END IF; END$visiona$;`, version, guardSQLState)
+}
+
+// endedTransaction reports whether a statement that completed before a failure was a COMMIT or
+// ROLLBACK (END is tagged COMMIT): then what ran before it may be committed while the error says the
+// migration failed.
+func endedTransaction(results []*pgconn.Result) bool {
+	for _, r := range results {
+		if tag := r.CommandTag.String(); tag == "COMMIT" || tag == "ROLLBACK" {
+			return true
+		}
+	}
+	return false
+}
+
+func isGuardError(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == guardSQLState
+}
+
+// transactionControlError marks the database dirty: what the body ran before its COMMIT may be
+// committed without its version row, and only a person can tell.
+func (d *driver) transactionControlError(p *pendingMigrate, version int) error {
+	me := &MigrationError{Direction: p.dir, SQLFailure: SQLFailure{File: p.file,
+		Message: "the file ends the transaction the tool runs it in (COMMIT, ROLLBACK or END in it): statements before that point may be committed while the version was not recorded",
+		Hint:    "remove the transaction control: each file already runs in one transaction with its version row (the lint rule transaction-control reports it)"},
+		Version: version, Dirty: true,
+		Recover: fmt.Sprintf("check what of %s is in the database, undo it by hand, then run `migrate force %d`", p.file, max(d.current, 0))}
+	// The mark goes in on its own: the body's COMMIT ended any transaction this run had open.
+	if err := d.exec(d.stmtCtx(), d.bookkeeping(version, true)); err != nil {
+		return errors.Join(me, fmt.Errorf("mark version %d dirty: %w", version, err))
+	}
+	return me
 }
 
 // timeoutSettings is the line that bounds each migration's waits: a migration stuck behind a long

@@ -89,6 +89,9 @@ func (d *driver) reconcileHistory() error {
 	if string(row[1]) == "t" {
 		return nil // dirty: golang-migrate refuses to go on; force reconciles
 	}
+	if _, ok := d.src.Find(uint(version)); version > 0 && !ok {
+		return nil // ahead of the files: Version reports it, and the history is not ours to fix
+	}
 	applied := 0
 	for _, m := range d.src.migrations {
 		if int(m.Version) <= version {
@@ -98,10 +101,17 @@ func (d *driver) reconcileHistory() error {
 	if below == applied && total == below {
 		return nil
 	}
-	if err := d.exec(d.stmtCtx(), d.reconcileHistorySQL(version)); err != nil {
+	rs, err = d.conn.Exec(d.stmtCtx(), d.reconcileHistorySQL(version)).ReadAll()
+	if err != nil {
 		return fmt.Errorf("adopt the existing migrations into %s: %w", d.history, err)
 	}
-	d.log.Info("recorded migrations applied by another tool", "version", version, "table", HistoryTable)
+	var changed int64
+	for _, r := range rs {
+		changed += r.CommandTag.RowsAffected()
+	}
+	if changed > 0 {
+		d.log.Info("recorded migrations applied by another tool", "version", version, "table", HistoryTable, "rows", changed)
+	}
 	return nil
 }
 

@@ -42,6 +42,8 @@ type VersionInfo struct {
 	Latest  uint `json:"latest"`  // newest migration file
 	Pending int  `json:"pending"` // migrations up would apply
 	Ahead   bool `json:"ahead"`   // the database is at a version no file has
+	// Recover, for a dirty database, is how to get out: what to check, and which command to run.
+	Recover string `json:"recover,omitempty"`
 }
 
 // MigrationStatus is one migration file and whether the database has it.
@@ -77,6 +79,7 @@ type Migrator struct {
 	lockTimeout time.Duration
 	timeouts    [2]time.Duration // lock_timeout and statement_timeout inside each migration
 	singleTx    bool
+	preflight   Preflight
 	onApplied   func(Result)
 }
 
@@ -113,6 +116,20 @@ func WithMigrationTimeouts(lock, statement time.Duration) Option {
 			return fmt.Errorf("%w: migration timeouts must not be negative", ErrInvalidArgument)
 		}
 		m.timeouts = [2]time.Duration{lock, statement}
+		return nil
+	}
+}
+
+// Preflight inspects a file about to run in a transaction. It may return the body to run instead
+// (same length and lines, so errors still point at the file), or a failure saying why the file
+// must not run at all; the database is then left as it is.
+type Preflight func(file string, body []byte) ([]byte, *SQLFailure)
+
+// WithPreflight checks each transactional file just before it runs; internal/lint.PrepareFile is
+// the one the doors use, to keep transaction control out of the tool's transaction.
+func WithPreflight(p Preflight) Option {
+	return func(m *Migrator) error {
+		m.preflight = p
 		return nil
 	}
 }
@@ -263,7 +280,14 @@ func (m *Migrator) versionInfo(v int, dirty bool) VersionInfo {
 	if _, ok := m.src.Find(info.Version); info.Version > 0 && !ok {
 		info.Ahead = true
 	}
-	info.Pending = len(m.src.migrations) - m.appliedCount(info.Version)
+	applied := m.appliedCount(info.Version)
+	if dirty {
+		// A dirty version is one whose migration did not finish: it is not applied, and is what to
+		// recover from.
+		applied = m.appliedCount(m.src.previous(info.Version))
+		info.Recover = m.dirtyRecovery(v)
+	}
+	info.Pending = len(m.src.migrations) - applied
 	return info
 }
 
@@ -301,6 +325,9 @@ func (m *Migrator) Status(ctx context.Context) (Status, error) {
 		}
 		for _, mig := range m.src.migrations {
 			ms := MigrationStatus{Version: mig.Version, Name: mig.Name, Applied: mig.Version <= st.Version, Current: mig.Version == st.Version}
+			if ms.Current && st.Dirty {
+				ms.Applied = false
+			}
 			if h, ok := recorded[mig.Version]; ok && ms.Applied {
 				ms.AppliedAt, ms.AppliedBy, ms.Duration, ms.Adopted = h.AppliedAt, h.AppliedBy, h.Duration, h.Adopted
 				ms.Changed = h.Checksum != mig.Checksum()
@@ -318,7 +345,7 @@ func (m *Migrator) withConn(ctx context.Context, fn func(*pgx.Conn, *driver) err
 		return err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	d, err := newDriver(ctx, conn, m.src, driverOptions{lockWait: m.lockTimeout, lockTimeout: m.timeouts[0], statementTimeout: m.timeouts[1], singleTransaction: m.singleTx, log: m.log, onApplied: m.onApplied})
+	d, err := newDriver(ctx, conn, m.src, driverOptions{lockWait: m.lockTimeout, lockTimeout: m.timeouts[0], statementTimeout: m.timeouts[1], singleTransaction: m.singleTx, preflight: m.preflight, log: m.log, onApplied: m.onApplied})
 	if err != nil {
 		return err
 	}

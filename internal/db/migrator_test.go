@@ -20,6 +20,7 @@ import (
 
 	"visiona-backend/internal/config"
 	"visiona-backend/internal/db"
+	"visiona-backend/internal/lint"
 	"visiona-backend/internal/testenv"
 	"visiona-backend/migrations"
 )
@@ -462,6 +463,13 @@ func TestNoTransactionFile(t *testing.T) {
 	if !errors.As(err, &de) || de.Version != 2 || !strings.Contains(err.Error(), "migrate force 1") {
 		t.Fatalf("up on the dirty database: err = %v, want *DirtyError naming `migrate force 1`", err)
 	}
+	st, err := mb.Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !st.Dirty || st.Pending != 1 || st.Migrations[1].Applied || !strings.Contains(st.Recover, "migrate force 1") {
+		t.Errorf("status of the dirty database: %+v, want dirty, 000002 not applied and pending, recovery named", st)
+	}
 	if err := mb.Force(ctx, 1); err != nil {
 		t.Fatal(err)
 	}
@@ -657,5 +665,50 @@ func TestHistoryAdoptsRecordsAndDetectsChanges(t *testing.T) {
 	conn.QueryRow(ctx, "SELECT count(*) FROM schema_migrations_history").Scan(&rows)
 	if rows != 1 {
 		t.Errorf("history has %d rows after force 1, want 1", rows)
+	}
+}
+
+// Transaction control inside a transactional file: the preflight (the doors use
+// lint.PrepareFile) runs a whole-file BEGIN ... COMMIT wrapper inside the tool's transaction and
+// refuses any other before it runs; without a preflight the guard refuses to record the version
+// and marks the database dirty, naming the file and the way out.
+func TestTransactionControlInAFile(t *testing.T) {
+	ctx := context.Background()
+	commitMidway := map[string]string{
+		"000002_partial.up.sql":   "CREATE TABLE partial (id int);\nCOMMIT;\nSELECT 1/0;\n",
+		"000002_partial.down.sql": "DROP TABLE partial;\n",
+	}
+	wrapped := map[string]string{
+		"000002_wrapped.up.sql":   "BEGIN;\nCREATE TABLE wrapped (id int);\nCOMMIT;\n",
+		"000002_wrapped.down.sql": "DROP TABLE wrapped;\n",
+	}
+
+	cfg := newDB(t)
+	m := newMigrator(t, cfg, tables(1, commitMidway), db.WithPreflight(lint.PrepareFile))
+	_, err := m.Up(ctx)
+	var me *db.MigrationError
+	if !errors.As(err, &me) || me.Line != 2 || me.Dirty || !strings.Contains(err.Error(), "transaction control") {
+		t.Fatalf("preflight: err = %v, want the COMMIT on line 2 refused before it ran", err)
+	}
+	mustVersion(t, m, 1)
+	if tableExists(t, connect(t, cfg), "partial") {
+		t.Error("the refused file ran")
+	}
+
+	cfg = newDB(t)
+	m = newMigrator(t, cfg, tables(1, wrapped), db.WithPreflight(lint.PrepareFile))
+	if _, err := m.Up(ctx); err != nil {
+		t.Fatalf("a whole-file wrapper: %v", err)
+	}
+	mustVersion(t, m, 2)
+
+	cfg = newDB(t)
+	m = newMigrator(t, cfg, tables(1, commitMidway))
+	_, err = m.Up(ctx)
+	if !errors.As(err, &me) || !me.Dirty || me.Version != 2 || !strings.Contains(err.Error(), "migrate force 1") {
+		t.Fatalf("guard: err = %v, want the database marked dirty at 2 with `migrate force 1`", err)
+	}
+	if _, err := m.Up(ctx); !errors.Is(err, db.ErrDirty) {
+		t.Errorf("up after the guard fired: err = %v, want ErrDirty", err)
 	}
 }

@@ -127,12 +127,26 @@ func loadSource(fsys fs.FS, unwritten bool) (*Source, error) {
 	return src, nil
 }
 
-// hasStatement reports whether body holds anything but blank lines and line comments: a file fresh
-// from `create` that was never filled in must not count as applied.
+// hasStatement reports whether body holds anything but white space and comments (-- to the end of
+// a line, and /* */ blocks, which PostgreSQL lets nest): a file fresh from `create` that was never
+// filled in must not count as applied.
 func hasStatement(body []byte) bool {
-	for line := range strings.Lines(string(body)) {
-		line = strings.TrimSpace(line)
-		if line != "" && !strings.HasPrefix(line, "--") {
+	depth := 0
+	for i := 0; i < len(body); i++ {
+		c := body[i]
+		switch {
+		case depth > 0 && c == '*' && i+1 < len(body) && body[i+1] == '/':
+			depth--
+			i++
+		case c == '/' && i+1 < len(body) && body[i+1] == '*':
+			depth++
+			i++
+		case depth > 0:
+		case c == '-' && i+1 < len(body) && body[i+1] == '-':
+			for i < len(body) && body[i] != '\n' {
+				i++
+			}
+		case c != ' ' && c != '\t' && c != '\n' && c != '\r' && c != '\f' && c != ';':
 			return true
 		}
 	}

@@ -1,0 +1,4 @@
+BEGIN;
+CREATE TABLE widgets (id int PRIMARY KEY);
+UPDATE items SET note = (1 / (id - id))::text;
+COMMIT;

@@ -1,0 +1,1 @@
+/* 000003_to_be_written: what this migration changes, and why. */

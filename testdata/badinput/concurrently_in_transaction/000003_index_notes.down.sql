@@ -1,0 +1,1 @@
+DROP INDEX CONCURRENTLY items_note_idx;

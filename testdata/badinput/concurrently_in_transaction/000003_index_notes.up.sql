@@ -1,0 +1,1 @@
+CREATE INDEX CONCURRENTLY items_note_idx ON items (note);

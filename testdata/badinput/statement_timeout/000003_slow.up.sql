@@ -1,0 +1,2 @@
+CREATE TABLE widgets (id int PRIMARY KEY);
+SELECT pg_sleep(5);
