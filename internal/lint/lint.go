@@ -108,9 +108,6 @@ func Check(src *db.Source, opts ...Option) ([]Finding, error) {
 		// The down runs against the schema its up leaves; the next up continues from there too.
 		check(up, s)
 		check(down, s.clone())
-		if down.parsed && len(down.stmts) == 0 && up.parsed && len(up.stmts) > 0 {
-			down.report(0, ruleEmptyDown, "%s has no statement (only comments or empty statements) while %s changes the schema: migrating down would succeed and leave the schema as it is; reverse the up, or make an irreversible down fail loudly (DO $$ BEGIN RAISE EXCEPTION '...'; END $$)", m.DownFile, m.UpFile)
-		}
 		if m.Version > o.baseline {
 			out = append(out, up.result()...)
 			out = append(out, down.result()...)

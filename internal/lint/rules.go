@@ -21,7 +21,6 @@ const (
 	ruleColumnTypeChange         = "column-type-change"
 	ruleDropInUp                 = "drop-in-up"
 	ruleEnumAddValueInTx         = "enum-add-value-in-transaction"
-	ruleEmptyDown                = "empty-down"
 	ruleTransactionControl       = "transaction-control"
 	ruleSyntaxError              = "syntax-error"
 	ruleSuppressionWithoutReason = "suppression-without-reason"
@@ -41,7 +40,6 @@ var rules = []Rule{
 	{ruleColumnTypeChange, Error, "ALTER COLUMN ... TYPE on an existing table: rewrites the table and rebuilds its indexes under ACCESS EXCLUSIVE. Not reported for changes known not to rewrite (varchar(n) to a wider varchar or text, numeric(p,s) to a larger precision)."},
 	{ruleDropInUp, Warning, "DROP TABLE or DROP COLUMN of an existing table in an up file: its data is gone on deploy, and the release still running may read it. Drop in a later release, once no code uses it."},
 	{ruleEnumAddValueInTx, Warning, "ALTER TYPE ... ADD VALUE in a file that runs in a transaction: the new value cannot be used until the migration commits (refused outright before PostgreSQL 12). Use it in a later migration."},
-	{ruleEmptyDown, Error, "A down file with no statement (only comments or empty statements) while its up has some: migrating down would report success and leave the schema as it is. Reverse the up, or fail loudly (a DO block that raises)."},
 	{ruleTransactionControl, Error, "BEGIN, COMMIT, ROLLBACK, SAVEPOINT and the like in a migration file: the tool runs each file in its own transaction together with its version row; a COMMIT inside would split them."},
 	{ruleSyntaxError, Error, "PostgreSQL's parser rejects the file."},
 	{ruleSuppressionWithoutReason, Error, "`-- lint:ignore <rule>` without a reason. The suppression is not honoured until it says why the finding does not apply."},

@@ -1,6 +1,0 @@
-create table items (
-    id    bigint not null,
-    name  text   not null,
-    owner bigint,
-    constraint items_pkey primary key (id)
-);

@@ -1,2 +1,0 @@
-/* TODO: drop the column */
-;

@@ -1,1 +1,0 @@
-alter table items drop column note;
