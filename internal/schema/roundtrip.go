@@ -2,12 +2,13 @@ package schema
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"slices"
+	"strings"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"visiona-backend/internal/config"
 	"visiona-backend/internal/db"
@@ -20,6 +21,9 @@ type roundTripConfig struct {
 	snapshot []Option
 	migrator []db.Option
 	onStep   func(Step)
+	// Switches for tests (export_test.go).
+	fullSnapshots bool // no DDL log: a full snapshot after every step, as before incremental ones
+	crossCheck    bool // a full snapshot after every step too, any difference an error
 }
 
 // WithSnapshotOptions passes opts to every Take of the walk (e.g. WithExcludedTables).
@@ -74,6 +78,14 @@ type RoundTripReport struct {
 	SnapshotTime time.Duration `json:"snapshot_ns"` // of which taking snapshots, all phases
 	Baseline     *Snapshot     `json:"-"`           // the schema at version 0
 	Final        *Snapshot     `json:"-"`           // the schema at the latest version
+	// FullSnapshots is how many of Snapshots read the whole schema (the one at version 0, the
+	// one at the end of each walk, and those of steps the DDL log could not be trusted for);
+	// the others read only what the log said changed.
+	FullSnapshots int `json:"full_snapshots"`
+	// Fallback, when set, says why the walk was done a second time with a full snapshot after
+	// every step: a full snapshot at the end of a walk found a change the DDL log had missed.
+	// Steps were then reported twice to WithStepFunc, from the first phase again.
+	Fallback string `json:"fallback,omitempty"`
 }
 
 // Total is the time of the three phases.
@@ -88,10 +100,23 @@ func (r *RoundTripReport) Total() time.Duration { return r.Up + r.Down + r.Reapp
 // the migration and what differs; walking down from the latest, the first down that fails to
 // restore its snapshot is the one to blame, since every later down restored its own.
 //
+// Snapshots after the first are incremental when the connecting role is a superuser: RoundTrip
+// installs a DDL log (event triggers, see incremental.go) and after each step re-reads only the
+// tables, types, functions, schemas and extensions the step touched, and those whose definitions
+// print the name of something it touched. A step costs what it changes, not the size of the
+// schema, so the walk is linear in the number of migrations, and the schema after each step is
+// the one a full snapshot would read. Steps the log cannot be trusted for (see incremental.go)
+// take a full snapshot, and so does the last step of each walk, which must also equal the
+// incremental one: if it does not, the log missed a change (a migration updating the catalogs by
+// hand), and the walk goes back to version 0 and is done again with a full snapshot after every
+// step (RoundTripReport.Fallback). Without superuser, every snapshot is full. The walk's
+// snapshots leave out the log's own schema (visiona_roundtrip_log), so Baseline and Final are
+// what Take reads once it is gone.
+//
 // The database is left at the latest version on success, and wherever the walk stopped on
-// error: use a throwaway database. Snapshots go through one dedicated connection; each step
-// costs one snapshot, so the walk is linear in the number of migrations.
-func RoundTrip(ctx context.Context, cfg config.DB, fsys fs.FS, opts ...RoundTripOption) (*RoundTripReport, error) {
+// error: use a throwaway database. The DDL log is removed in every case. Snapshots go through
+// one dedicated connection.
+func RoundTrip(ctx context.Context, cfg config.DB, fsys fs.FS, opts ...RoundTripOption) (report *RoundTripReport, err error) {
 	rc := &roundTripConfig{}
 	for _, o := range opts {
 		if o == nil {
@@ -104,7 +129,8 @@ func RoundTrip(ctx context.Context, cfg config.DB, fsys fs.FS, opts ...RoundTrip
 	if _, err := newOptions(rc.snapshot); err != nil {
 		return nil, err
 	}
-	w := &walk{ctx: ctx, snapOpts: rc.snapshot, onStep: rc.onStep, index: map[uint]int{}, report: &RoundTripReport{}}
+	w := &walk{ctx: ctx, rc: rc, report: &RoundTripReport{}}
+	w.reset()
 	m, err := db.New(cfg, fsys, append(slices.Clone(rc.migrator), db.WithProgress(w.step))...)
 	if err != nil {
 		return nil, err
@@ -122,53 +148,132 @@ func RoundTrip(ctx context.Context, cfg config.DB, fsys fs.FS, opts ...RoundTrip
 		return nil, err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	w.conn = conn
-
-	r := w.report
-	start := time.Now()
-	base, err := Take(ctx, conn, w.snapOpts...)
-	r.SnapshotTime += time.Since(start)
+	tr, err := newTracker(ctx, conn, rc.snapshot, !rc.fullSnapshots)
 	if err != nil {
-		return r, fmt.Errorf("snapshot at version 0: %w", err)
+		return nil, err
 	}
-	r.Snapshots++
-	r.Baseline = base
-	w.snaps = []*Snapshot{base}
-	if len(w.src.Migrations()) == 0 {
-		// Nothing to walk: the schema at version 0 is also the final one.
-		r.Final = base
-		return r, nil
-	}
+	w.tr = tr
+	defer func() {
+		// mage testDB clones the database for the test suites: nothing of the log may stay in
+		// it, whatever happened. A cancelled context closes the connection: use another.
+		if !tr.installed {
+			return
+		}
+		if conn.IsClosed() {
+			other, cerr := db.Connect(context.WithoutCancel(ctx), cfg)
+			if cerr != nil {
+				err = errors.Join(err, fmt.Errorf("remove the DDL log: %w", cerr))
+				return
+			}
+			defer other.Close(context.WithoutCancel(ctx))
+			tr.conn = other
+		}
+		err = errors.Join(err, tr.stopLogging(context.WithoutCancel(ctx)))
+	}()
 
-	if r.Up, err = w.run(PhaseUp, m.Up); err != nil {
-		return r, err
+	err = w.walkAll(m, nil)
+	var missed *logMissedError
+	if errors.As(err, &missed) && !rc.crossCheck {
+		err = w.redo(m, missed)
 	}
-	r.Steps = len(w.order)
-	if r.Down, err = w.run(PhaseDown, m.DownAll); err != nil {
-		return r, err
-	}
-	if r.Reapply, err = w.run(PhaseReapply, m.Up); err != nil {
-		return r, err
-	}
-	r.Final = w.snaps[len(w.snaps)-1]
-	return r, nil
+	return w.report, err
 }
 
 // walk is the state of one RoundTrip, advanced by the Migrator's progress calls.
 type walk struct {
-	ctx      context.Context // the caller's: snapshots still run while a phase is being stopped
-	conn     *pgx.Conn
-	snapOpts []Option
-	onStep   func(Step)
-	src      *db.Source
-	report   *RoundTripReport
+	ctx    context.Context // the caller's: snapshots still run while a phase is being stopped
+	rc     *roundTripConfig
+	tr     *tracker
+	src    *db.Source
+	report *RoundTripReport
 
 	phase   Phase
 	stop    context.CancelFunc // stops the Migrator between two migrations
+	passive bool               // migrations run without snapshots (going back to version 0 to start again)
 	order   []uint             // versions in the order the up walk applied them
 	index   map[uint]int       // version to its position in order
-	snaps   []*Snapshot        // snaps[0] at version 0, snaps[i+1] after order[i]
-	failure error              // the first mismatch or failed snapshot; the walk stops there
+	// deltas[i] is what order[i]'s up changed, unit by unit: the schema recorded after it is
+	// the one before it with deltas[i] applied. Storing changes instead of whole schemas keeps
+	// the walk linear.
+	deltas []delta
+	// target is the recorded schema the down and reapply walks must be at, by unit name; it
+	// moves by deltas. suspect is the units where target and the live state differ as maps
+	// although the schemas matched (a unit's objects found under another unit name): compared
+	// again at every step. Normally empty.
+	target  map[string][]Object
+	suspect map[string]bool
+	failure error // the first mismatch or failed snapshot; the walk stops there
+}
+
+// reset forgets a walk, to start one again.
+func (w *walk) reset() {
+	w.phase, w.stop, w.passive = "", nil, false
+	w.order, w.index, w.deltas = nil, map[uint]int{}, nil
+	w.target, w.suspect, w.failure = nil, map[string]bool{}, nil
+}
+
+// walkAll snapshots version 0, which must equal want if set, then walks up, down and up again.
+func (w *walk) walkAll(m *db.Migrator, want *Snapshot) error {
+	r := w.report
+	start := time.Now()
+	_, err := w.tr.full(w.ctx, "version 0")
+	r.SnapshotTime += time.Since(start)
+	if err != nil {
+		return fmt.Errorf("snapshot at version 0: %w", err)
+	}
+	r.Snapshots++
+	r.FullSnapshots++
+	base := w.tr.st.snapshot()
+	if want != nil && !want.Equal(base) {
+		return fmt.Errorf("%w: walking down to version 0 to start again did not restore the schema at version 0, and the DDL log missed changes, so no down can be blamed (%s):\n%s",
+			ErrNotReversible, r.Fallback, FormatDiff(Diff(want, base)))
+	}
+	r.Baseline = base
+	if len(w.src.Migrations()) == 0 {
+		// Nothing to walk: the schema at version 0 is also the final one.
+		r.Final = base
+		return nil
+	}
+
+	if r.Up, err = w.run(PhaseUp, m.Up); err != nil {
+		return err
+	}
+	r.Steps = len(w.order)
+	w.target = maps.Clone(w.tr.st.units)
+	if r.Down, err = w.run(PhaseDown, m.DownAll); err != nil {
+		return err
+	}
+	if r.Reapply, err = w.run(PhaseReapply, m.Up); err != nil {
+		return err
+	}
+	r.Final = w.tr.st.snapshot()
+	return nil
+}
+
+// redo walks again with full snapshots after the DDL log was found to have missed a change:
+// back to version 0 without snapshots, then the whole walk as if there were no log. The
+// schema at version 0 must be the one the first walk started from; if it is not, some down
+// did not reverse its up, but which one the log cannot tell.
+func (w *walk) redo(m *db.Migrator, missed *logMissedError) error {
+	w.report.Fallback = missed.Error()
+	if err := w.tr.stopLogging(w.ctx); err != nil {
+		return err
+	}
+	info, err := m.Version(w.ctx)
+	if err != nil {
+		return err
+	}
+	if info.Version != 0 {
+		w.passive = true
+		_, err := m.DownAll(w.ctx)
+		w.passive = false
+		if err != nil {
+			return fmt.Errorf("walk down to start again with full snapshots: %w", err)
+		}
+	}
+	base := w.report.Baseline
+	w.reset()
+	return w.walkAll(m, base)
 }
 
 // run walks one phase. A failure found by step cancels the phase's context, which the Migrator
@@ -191,15 +296,20 @@ func (w *walk) run(phase Phase, op func(context.Context) ([]db.Result, error)) (
 
 // step is the Migrator's progress callback: it runs right after each migration commits.
 func (w *walk) step(res db.Result) {
-	if w.failure != nil {
-		return // the Migrator has not seen the cancellation yet
+	if w.passive || w.failure != nil {
+		return // going back to version 0, or the Migrator has not seen the cancellation yet
 	}
+	label := fmt.Sprintf("%s %06d_%s", res.Direction, res.Version, res.Name)
 	start := time.Now()
-	got, err := Take(w.ctx, w.conn, w.snapOpts...)
+	d, err := w.snapshot(res)
 	took := time.Since(start)
 	w.report.SnapshotTime += took
 	if err != nil {
-		w.fail(fmt.Errorf("snapshot after %s %06d_%s: %w", res.Direction, res.Version, res.Name, err))
+		var missed *logMissedError
+		if !errors.As(err, &missed) {
+			err = fmt.Errorf("snapshot after %s: %w", label, err)
+		}
+		w.fail(err)
 		return
 	}
 	w.report.Snapshots++
@@ -209,29 +319,133 @@ func (w *walk) step(res db.Result) {
 	case PhaseUp:
 		w.index[res.Version] = len(w.order)
 		w.order = append(w.order, res.Version)
-		w.snaps = append(w.snaps, got)
+		w.deltas = append(w.deltas, d)
 	case PhaseDown, PhaseReapply:
 		i, ok := w.index[res.Version]
 		if !ok {
 			w.fail(fmt.Errorf("walk %s: migration %06d_%s was not applied by the up walk", w.phase, res.Version, res.Name))
 			return
 		}
-		want := w.snaps[i] // before its up
-		if w.phase == PhaseReapply {
-			want = w.snaps[i+1] // after its up
+		// The target moves to the schema recorded before order[i]'s up (down), or after it
+		// (reapply).
+		moved := w.deltas[i]
+		for name, c := range moved {
+			objs := c.before
+			if w.phase == PhaseReapply {
+				objs = c.after
+			}
+			if objs == nil {
+				delete(w.target, name)
+			} else {
+				w.target[name] = objs
+			}
 		}
-		if changes := Diff(want, got); len(changes) > 0 {
+		if changes := w.compare(moved, d); len(changes) > 0 {
 			matched = false
 			mig, _ := w.src.Find(res.Version)
 			w.fail(&RoundTripError{Phase: w.phase, Version: res.Version, Name: res.Name, UpFile: mig.UpFile, DownFile: mig.DownFile, Changes: changes})
 		}
 	}
-	if w.onStep != nil {
-		w.onStep(Step{Phase: w.phase, Version: res.Version, Name: res.Name, Migrate: res.Duration, Snapshot: took, Matched: matched})
+	if w.rc.onStep != nil {
+		w.rc.onStep(Step{Phase: w.phase, Version: res.Version, Name: res.Name, Migrate: res.Duration, Snapshot: took, Matched: matched})
 	}
+}
+
+// snapshot brings the tracker up to date after res and returns what res changed. The last step
+// of each walk also takes a full snapshot and requires it to equal the incremental one (every
+// step, with the cross-check switch).
+func (w *walk) snapshot(res db.Result) (delta, error) {
+	mig, _ := w.src.Find(res.Version)
+	noTx := mig.UpNoTx
+	if res.Direction == db.Down {
+		noTx = mig.DownNoTx
+	}
+	d, err := w.tr.step(w.ctx, noTx)
+	if err != nil {
+		return nil, err
+	}
+	full := w.tr.lastFull
+	if !full && (w.lastOfPhase(res.Version) || w.rc.crossCheck) {
+		missed, err := w.tr.full(w.ctx, "checkpoint")
+		if err != nil {
+			return nil, err
+		}
+		full = true
+		if len(missed) > 0 {
+			// The state before the full snapshot was wrong, so is d: stop.
+			var was, is []Object
+			for _, c := range missed {
+				was, is = append(was, c.before...), append(is, c.after...)
+			}
+			return nil, &logMissedError{phase: w.phase, after: fmt.Sprintf("%06d_%s", res.Version, res.Name),
+				changes: Diff(&Snapshot{Objects: was}, &Snapshot{Objects: is}), crossCheck: w.rc.crossCheck}
+		}
+	}
+	if full {
+		w.report.FullSnapshots++
+	}
+	return d, nil
+}
+
+// lastOfPhase reports whether v is the last migration of the current walk.
+func (w *walk) lastOfPhase(v uint) bool {
+	switch w.phase {
+	case PhaseUp:
+		return len(w.order)+1 == len(w.src.Migrations())
+	case PhaseDown:
+		return len(w.order) > 0 && v == w.order[0]
+	default:
+		i, ok := w.index[v]
+		return ok && i == len(w.order)-1
+	}
+}
+
+// compare checks the live schema against the target after a step. Outside the units the step
+// changed, those the target just moved by and the suspect ones, the two were equal as maps
+// before the step and neither moved, so comparing the objects of those units compares the whole
+// schemas: the changes are what Diff(target, live) would list.
+func (w *walk) compare(moved, stepped delta) []Change {
+	keys := maps.Clone(w.suspect)
+	for name := range moved {
+		keys[name] = true
+	}
+	for name := range stepped {
+		keys[name] = true
+	}
+	var want, got []Object
+	for name := range keys {
+		want = append(want, w.target[name]...)
+		got = append(got, w.tr.st.units[name]...)
+	}
+	changes := Diff(&Snapshot{Objects: want}, &Snapshot{Objects: got})
+	if len(changes) == 0 {
+		w.suspect = map[string]bool{}
+		for name := range keys {
+			if !slices.Equal(w.target[name], w.tr.st.units[name]) {
+				w.suspect[name] = true
+			}
+		}
+	}
+	return changes
 }
 
 func (w *walk) fail(err error) {
 	w.failure = err
 	w.stop()
+}
+
+// logMissedError: a full snapshot found changes the incremental state did not have.
+type logMissedError struct {
+	phase      Phase
+	after      string
+	changes    []Change // Diff(incremental, full)
+	crossCheck bool
+}
+
+func (e *logMissedError) Error() string {
+	what := "the DDL log missed changes"
+	if e.crossCheck {
+		what = "cross-check: the incremental snapshot differs from a full one"
+	}
+	return fmt.Sprintf("after %s %s, %s (%d objects):\n%s", e.phase, e.after, what, len(e.changes), strings.TrimSuffix(FormatDiff(e.changes), "\n"))
 }

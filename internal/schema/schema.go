@@ -138,11 +138,11 @@ func newOptions(opts []Option) (*options, error) {
 	return o, nil
 }
 
-// Take reads the schema of conn's database. It sends every query in one batch (one round trip
-// once the statements are prepared on conn), and changes nothing: the settings it needs are set
-// for its own transaction only. On an idle connection that is the batch's implicit transaction;
-// inside the caller's transaction it is a savepoint rolled back at the end. A connection in a
-// failed transaction is refused.
+// Take reads the schema of conn's database. It sends one batch (one round trip once the
+// statement is prepared on conn): the settings, then a single catalog statement (queries.go), and
+// changes nothing: the settings it needs are set for its own transaction only. On an idle
+// connection that is the batch's implicit transaction; inside the caller's transaction it is a
+// savepoint rolled back at the end. A connection in a failed transaction is refused.
 //
 // Take does not isolate itself from concurrent DDL: take it while nothing migrates.
 func Take(ctx context.Context, conn *pgx.Conn, opts ...Option) (*Snapshot, error) {
@@ -167,10 +167,7 @@ func Take(ctx context.Context, conn *pgx.Conn, opts ...Option) (*Snapshot, error
 		b.Queue("SAVEPOINT " + savepoint)
 	}
 	b.Queue(settingsSQL)
-	queries := catalogQueries()
-	for _, q := range queries {
-		b.Queue(prefixSQL+q.sql, o.excluded)
-	}
+	b.Queue(takeSQL, o.excluded)
 	if inTx {
 		// Rolling back to the savepoint is what undoes set_config(..., true) inside an
 		// enclosing transaction; releasing alone would keep the settings until it ends.
@@ -178,7 +175,7 @@ func Take(ctx context.Context, conn *pgx.Conn, opts ...Option) (*Snapshot, error
 		b.Queue("RELEASE SAVEPOINT " + savepoint)
 	}
 
-	s, err := runBatch(ctx, conn, b, queries, inTx)
+	s, err := runBatch(ctx, conn, b, inTx)
 	if err != nil {
 		if inTx && conn.PgConn().TxStatus() == 'E' {
 			// Leave the caller's transaction as usable as we found it.
@@ -190,10 +187,13 @@ func Take(ctx context.Context, conn *pgx.Conn, opts ...Option) (*Snapshot, error
 	return s, nil
 }
 
+// takeSQL is Take's statement, built once: pgx caches prepared statements by their text.
+var takeSQL = buildTakeSQL()
+
 // savepoint names the savepoint Take sets inside a caller's transaction.
 const savepoint = "visiona_schema_snapshot"
 
-func runBatch(ctx context.Context, conn *pgx.Conn, b *pgx.Batch, queries []catalogQuery, inTx bool) (s *Snapshot, err error) {
+func runBatch(ctx context.Context, conn *pgx.Conn, b *pgx.Batch, inTx bool) (s *Snapshot, err error) {
 	br := conn.SendBatch(ctx, b)
 	defer func() {
 		if cerr := br.Close(); cerr != nil && err == nil {
@@ -208,26 +208,23 @@ func runBatch(ctx context.Context, conn *pgx.Conn, b *pgx.Batch, queries []catal
 	if _, err := br.Exec(); err != nil {
 		return nil, fmt.Errorf("apply settings: %w", err)
 	}
+	rows, err := br.Query()
+	if err != nil {
+		return nil, fmt.Errorf("read catalogs: %w", err)
+	}
 	s = &Snapshot{}
-	for _, q := range queries {
-		rows, err := br.Query()
+	var kind, name string
+	var def pgtype.Text
+	_, err = pgx.ForEachRow(rows, []any{&kind, &name, &def}, func() error {
+		o, err := newObject(kind, name, def)
 		if err != nil {
-			return nil, fmt.Errorf("read %s: %w", q.what, err)
+			return err
 		}
-		var kind, name string
-		var def pgtype.Text
-		_, err = pgx.ForEachRow(rows, []any{&kind, &name, &def}, func() error {
-			if !def.Valid {
-				// A NULL definition is a case the queries do not handle: fail loudly rather
-				// than compare an object by its name only.
-				return fmt.Errorf("%s %s: no definition", kind, name)
-			}
-			s.Objects = append(s.Objects, Object{Kind: kind, Name: name, Def: canonicalDef(def.String)})
-			return nil
-		})
-		if err != nil {
-			return nil, fmt.Errorf("read %s: %w", q.what, err)
-		}
+		s.Objects = append(s.Objects, o)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read catalogs: %w", err)
 	}
 	if inTx {
 		for range 2 {
@@ -241,6 +238,16 @@ func runBatch(ctx context.Context, conn *pgx.Conn, b *pgx.Batch, queries []catal
 		return nil, err
 	}
 	return s, nil
+}
+
+// newObject is one row of the catalog statement.
+func newObject(kind, name string, def pgtype.Text) (Object, error) {
+	if !def.Valid {
+		// A NULL definition is a case the queries do not handle: fail loudly rather than
+		// compare an object by its name only.
+		return Object{}, fmt.Errorf("%s %s: no definition", kind, name)
+	}
+	return Object{Kind: kind, Name: name, Def: canonicalDef(def.String)}, nil
 }
 
 // canonicalDef normalizes what PostgreSQL prints so that only meaningful differences remain:

@@ -41,17 +41,19 @@ comment on table public.items is 'Items.';
 comment on column public.items.note is 'A note.';
 `
 
-// TestTakeDetectsEachKind changes one object at a time and requires Diff to name exactly that
-// object, with the right Op, and FormatDiff to mention it.
-func TestTakeDetectsEachKind(t *testing.T) {
+// kindCase changes one object of fixture: Diff must name exactly that object, with that Op.
+type kindCase struct {
+	name   string
+	sql    string
+	kind   string
+	object string
+	op     string
+}
+
+// kindCases has one change of each kind Take reads.
+func kindCases() []kindCase {
 	left, missing, changed := schema.OpLeftBehind, schema.OpMissing, schema.OpChanged
-	cases := []struct {
-		name   string
-		sql    string
-		kind   string
-		object string
-		op     string
-	}{
+	return []kindCase{
 		{"add column", `alter table items add column extra integer`, "column", "public.items.extra", left},
 		{"drop column", `alter table items drop column mood`, "column", "public.items.mood", missing},
 		{"change default", `alter table items alter column name set default 'x'`, "column", "public.items.name", changed},
@@ -89,7 +91,12 @@ func TestTakeDetectsEachKind(t *testing.T) {
 		{"add schema", `create schema extra`, "schema", "extra", left},
 		{"add rule", `create rule notes_no_delete as on delete to notes do instead nothing`, "rule", "public.notes.notes_no_delete", left},
 	}
-	for _, tc := range cases {
+}
+
+// TestTakeDetectsEachKind changes one object at a time and requires Diff to name exactly that
+// object, with the right Op, and FormatDiff to mention it.
+func TestTakeDetectsEachKind(t *testing.T) {
+	for _, tc := range kindCases() {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			conn := connect(t, newDB(t))
