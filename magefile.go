@@ -14,9 +14,10 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"strconv"
-	"time"
+	"syscall"
 
 	"github.com/magefile/mage/mg"
 	"github.com/magefile/mage/sh"
@@ -33,6 +34,9 @@ const staticcheckVersion = "honnef.co/go/tools/cmd/staticcheck@v0.8.2"
 // returning an error because mage would print "Error: ..." on top of the runner's own one-line
 // message, and the two doors must print the same thing.
 func migrate(ctx context.Context, jsonOut *bool, args ...string) error {
+	// Mage's own SIGINT handler gives a target 5 s and then exits 1, killing a migration in flight:
+	// take it out, so the runner's handler decides (stop between migrations, exit 130).
+	signal.Reset(os.Interrupt)
 	if jsonOut != nil && *jsonOut {
 		args = append([]string{"-json"}, args...)
 	}
@@ -194,13 +198,23 @@ func runTool(ctx context.Context, name string, args ...string) error {
 	if err := sh.Run("go", "build", "-o", bin, "./cmd/"+name); err != nil {
 		return err
 	}
-	cmd := exec.CommandContext(ctx, bin, args...)
-	// Mage cancels ctx on Ctrl-C: pass the interrupt on so the tool can remove its containers,
-	// instead of the default kill.
-	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
-	cmd.WaitDelay = time.Minute
+	// Ctrl-C reaches the tool from the terminal; mage must neither die of it nor give the tool
+	// only 5 s to remove its containers: it ignores SIGINT and waits, and passes SIGTERM on.
+	signal.Ignore(os.Interrupt)
+	cmd := exec.Command(bin, args...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
-	if err := cmd.Run(); err != nil {
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	term := make(chan os.Signal, 1)
+	signal.Notify(term, syscall.SIGTERM)
+	defer signal.Stop(term)
+	go func() {
+		for sig := range term {
+			_ = cmd.Process.Signal(sig)
+		}
+	}()
+	if err := cmd.Wait(); err != nil {
 		var exit *exec.ExitError
 		if errors.As(err, &exit) && exit.ExitCode() > 0 {
 			os.Exit(exit.ExitCode())

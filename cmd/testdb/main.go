@@ -92,6 +92,8 @@ func run() int {
 
 func exitCode(err error) int {
 	switch {
+	case errors.Is(err, context.Canceled):
+		return cli.ExitInterrupted
 	case errors.Is(err, testdb.ErrUnavailable):
 		return cli.ExitTestServers
 	case errors.Is(err, testdb.ErrRoundTrip):

@@ -46,10 +46,10 @@ func ExitCode(err error) int {
 		return ExitConfig
 	case errors.Is(err, db.ErrConnect):
 		return ExitConnect
+	case errors.Is(err, db.ErrDirty): // before failed: a failure that left the database dirty says so
+		return ExitDirty
 	case errors.Is(err, db.ErrMigrationFailed):
 		return ExitMigration
-	case errors.Is(err, db.ErrDirty):
-		return ExitDirty
 	case errors.Is(err, db.ErrLockTimeout):
 		return ExitLockTimeout
 	case errors.Is(err, db.ErrDatabaseAhead):

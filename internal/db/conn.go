@@ -47,8 +47,12 @@ func ConnConfig(d config.DB) (*pgx.ConnConfig, error) {
 	if err != nil {
 		return nil, &ConnectError{Target: d.SafeTarget(), Reason: "invalid connection settings", Hint: "check the VISIONA_DB_* variables", Err: errors.New("pgx rejected the connection settings")}
 	}
-	// Never read ~/.pgpass or PG* variables behind the user's back: config is the only source.
+	// pgx also reads PG* variables and ~/.pgpass; config is the only source here, so undo what
+	// they could have set: the password, extra server options, target session attributes.
 	cfg.Fallbacks = nil
+	cfg.Password = d.Password
+	cfg.RuntimeParams = map[string]string{"application_name": cmp.Or(d.AppName, DefaultAppName)}
+	cfg.ValidateConnect = nil
 	return cfg, nil
 }
 

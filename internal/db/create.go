@@ -22,6 +22,12 @@ func Create(dir, name string) (upPath, downPath string, err error) {
 	if err != nil {
 		return "", "", err
 	}
+	// The sum file is rewritten below: first make sure it does not paper over an edited migration.
+	if _, statErr := os.Stat(filepath.Join(dir, SumFile)); statErr == nil {
+		if err := VerifySums(src, os.DirFS(dir)); err != nil {
+			return "", "", err
+		}
+	}
 	base := fmt.Sprintf("%06d_%s", src.NextVersion(), name)
 	upPath = filepath.Join(dir, base+".up.sql")
 	downPath = filepath.Join(dir, base+".down.sql")

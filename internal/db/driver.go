@@ -44,8 +44,9 @@ type driver struct {
 	timeouts    string        // SET LOCAL lock_timeout/statement_timeout for each migration
 	singleTx    bool          // every migration of the run in one transaction (fresh databases)
 	preflight   Preflight
-	inTx        bool // the single transaction is open
-	failed      bool // a migration failed: the single transaction must roll back
+	inTx        bool            // the single transaction is open
+	failed      bool            // a migration failed: the single transaction must roll back
+	commitErr   *MigrationError // the single transaction's COMMIT failed
 	log         *slog.Logger
 	onApplied   func(Result)
 
@@ -220,12 +221,15 @@ func (d *driver) Unlock() error {
 	var txErr error
 	if d.inTx {
 		d.inTx = false
-		end, what := d.bookkeeping(d.current, false)+" COMMIT", "commit"
-		if d.failed {
-			end, what = "ROLLBACK", "roll back"
-		}
-		if txErr = d.exec(d.stmtCtx(), end); txErr != nil {
-			txErr = fmt.Errorf("%s the single transaction: %w", what, txErr)
+		// All or nothing: an interrupted run rolls back too, rather than keep what it got to.
+		if d.failed || d.ctx.Err() != nil {
+			d.current = d.before
+			txErr = d.exec(d.stmtCtx(), "ROLLBACK")
+		} else if err := d.exec(d.stmtCtx(), d.bookkeeping(d.current, false)+" COMMIT"); err != nil {
+			// A deferred constraint, say, fails at COMMIT: nothing of the run was applied.
+			d.failed, d.current = true, d.before
+			d.commitErr = sqlError(err, Up, "(the single transaction's COMMIT)", nil, 0, d.before)
+			d.commitErr.Detail = strings.TrimPrefix(d.commitErr.Detail+"; the whole single transaction was rolled back", "; ")
 		}
 	}
 	return errors.Join(txErr, d.exec(d.stmtCtx(), fmt.Sprintf("SELECT pg_advisory_unlock(%d)", d.lockKey)))
@@ -261,7 +265,7 @@ func (d *driver) Version() (int, bool, error) {
 		return 0, false, err
 	}
 	d.current, d.before = v, v
-	if v >= 0 && !dirty {
+	if v > 0 && !dirty {
 		if _, ok := d.src.Find(uint(v)); !ok {
 			return 0, false, &AheadError{DatabaseVersion: uint(v), LatestFile: d.src.Latest()}
 		}
@@ -284,6 +288,11 @@ func readVersion(ctx context.Context, conn *pgconn.PgConn, table string) (versio
 	version, err = strconv.Atoi(string(row[0]))
 	if err != nil {
 		return 0, false, fmt.Errorf("read %s: version %q: %w", table, row[0], err)
+	}
+	// No file has version 0 (discovery refuses it): a 0 row, as the stock CLI's `force 0` writes,
+	// means nothing is applied.
+	if version == 0 {
+		version = database.NilVersion
 	}
 	return version, string(row[1]) == "t", nil
 }
@@ -345,6 +354,16 @@ func (d *driver) SetVersion(version int, dirty bool) error {
 			me.Detail = strings.TrimPrefix(me.Detail+"; the whole single transaction was rolled back", "; ")
 		}
 		return me
+	}
+	if !d.inTx && d.conn.TxStatus() != 'I' {
+		// A BEGIN without its COMMIT turned the query into an explicit transaction still open,
+		// version row and all: roll it back rather than have the connection's close do it after
+		// reporting success.
+		d.failed = true
+		rbErr := d.exec(d.stmtCtx(), "ROLLBACK")
+		return errors.Join(&MigrationError{Direction: p.dir, SQLFailure: SQLFailure{File: p.file,
+			Message: "the file opens a transaction it does not close (BEGIN without COMMIT)",
+			Hint:    "remove the BEGIN: each file already runs in one transaction with its version row"}, Version: d.current}, rbErr)
 	}
 	r := Result{Version: p.label.Version, Name: p.label.Name, Direction: p.dir, Duration: time.Since(p.started)}
 	d.results = append(d.results, r)

@@ -116,7 +116,12 @@ func (e *MigrationError) Error() string {
 	return s + "; nothing of it was applied, the database is still at " + versionText(e.Version)
 }
 
-func (e *MigrationError) Unwrap() []error { return []error{ErrMigrationFailed, e.Err} }
+func (e *MigrationError) Unwrap() []error {
+	if e.Dirty {
+		return []error{ErrMigrationFailed, ErrDirty, e.Err}
+	}
+	return []error{ErrMigrationFailed, e.Err}
+}
 
 // DirtyError is a database marked dirty by a run the tool cannot account for: a no-transaction file
 // that failed, or a run of another tool that was killed mid-migration.
@@ -181,6 +186,9 @@ type AheadError struct {
 }
 
 func (e *AheadError) Error() string {
+	if e.DatabaseVersion < e.LatestFile {
+		return fmt.Sprintf("database is at version %d, which no file has (the files go past it to %06d): a migration file was deleted or renumbered; restore the %06d_*.sql pair that was applied", e.DatabaseVersion, e.LatestFile, e.DatabaseVersion)
+	}
 	return fmt.Sprintf("database is at version %d but the newest migration file is %06d: this build is older than the database; deploy the newer code (or, if version %d was abandoned, roll it back with the build that has it)", e.DatabaseVersion, e.LatestFile, e.DatabaseVersion)
 }
 

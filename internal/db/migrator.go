@@ -365,13 +365,16 @@ func (m *Migrator) run(ctx context.Context, target int, op func(*migrate.Migrate
 			return fmt.Errorf("start golang-migrate: %w", err)
 		}
 		// Our Lock gives up first and says why; golang-migrate's own timer is only a backstop.
-		mg.LockTimeout = m.lockTimeout + 5*time.Second
+		mg.LockTimeout = m.lockTimeout + time.Minute
 		stop := context.AfterFunc(ctx, func() { mg.GracefulStop <- true })
 		defer stop()
 		err = op(mg)
 		results = d.results
-		if d.singleTx && d.failed {
+		if d.singleTx && (d.failed || ctx.Err() != nil) {
 			results = nil // rolled back with the transaction
+		}
+		if d.commitErr != nil {
+			return d.commitErr
 		}
 		return m.translate(ctx, err, d, target)
 	})

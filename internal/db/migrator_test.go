@@ -712,3 +712,60 @@ func TestTransactionControlInAFile(t *testing.T) {
 		t.Errorf("up after the guard fired: err = %v, want ErrDirty", err)
 	}
 }
+
+// Edge cases a review found: a COMMIT that fails in single-transaction mode, a file that leaves a
+// transaction open, a version row of 0 written by the stock CLI, and an applied version whose file
+// is gone while later ones remain.
+func TestReviewEdgeCases(t *testing.T) {
+	ctx := context.Background()
+
+	deferred := tables(1, map[string]string{
+		"000002_fk.up.sql": "ALTER TABLE t1 ADD PRIMARY KEY (id);\n" +
+			"CREATE TABLE child (parent int REFERENCES t1 (id) DEFERRABLE INITIALLY DEFERRED);\nINSERT INTO child VALUES (42);\n",
+		"000002_fk.down.sql": "DROP TABLE child;\nALTER TABLE t1 DROP CONSTRAINT t1_pkey;\n",
+	})
+	cfg := newDB(t)
+	m := newMigrator(t, cfg, deferred, db.WithSingleTransaction())
+	results, err := m.Up(ctx)
+	var me *db.MigrationError
+	if !errors.As(err, &me) || me.SQLState != "23503" || len(results) != 0 || !strings.Contains(err.Error(), "rolled back") {
+		t.Fatalf("failed COMMIT: %d results, err = %v; want a rolled-back *MigrationError with SQLSTATE 23503", len(results), err)
+	}
+	mustVersion(t, m, 0)
+
+	open := tables(1, map[string]string{"000002_open.up.sql": "BEGIN;\nCREATE TABLE open_tx (id int);\n", "000002_open.down.sql": "DROP TABLE open_tx;\n"})
+	cfg = newDB(t)
+	m = newMigrator(t, cfg, open)
+	if _, err := m.Up(ctx); !errors.As(err, &me) || !strings.Contains(err.Error(), "BEGIN without COMMIT") {
+		t.Fatalf("open transaction: err = %v", err)
+	}
+	mustVersion(t, m, 1)
+	if tableExists(t, connect(t, cfg), "open_tx") {
+		t.Error("the open transaction's table survived")
+	}
+
+	cfg = newDB(t)
+	m = newMigrator(t, cfg, tables(2, nil))
+	if _, err := m.Goto(ctx, 1); err != nil {
+		t.Fatal(err)
+	}
+	conn := connect(t, cfg)
+	if _, err := conn.Exec(ctx, "DROP TABLE t1; UPDATE schema_migrations SET version = 0"); err != nil { // as `migrate force 0` leaves it
+		t.Fatal(err)
+	}
+	if _, err := m.Up(ctx); err != nil {
+		t.Fatalf("up from a version row of 0: %v", err)
+	}
+
+	cfg = newDB(t)
+	if _, err := newMigrator(t, cfg, tables(3, nil)).Up(ctx); err != nil {
+		t.Fatal(err)
+	}
+	gap := tables(4, nil)
+	delete(gap, "000003_t3.up.sql")
+	delete(gap, "000003_t3.down.sql")
+	_, err = newMigrator(t, cfg, gap).Up(ctx)
+	if !errors.Is(err, db.ErrDatabaseAhead) || !strings.Contains(err.Error(), "deleted or renumbered") {
+		t.Errorf("applied version without its file: err = %v", err)
+	}
+}

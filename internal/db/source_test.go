@@ -157,6 +157,13 @@ func TestCreate(t *testing.T) {
 	}
 	os.WriteFile(up, []byte("CREATE TABLE d (id int);\n"), 0o644)
 	os.WriteFile(down, []byte("DROP TABLE d;\n"), 0o644)
+	// Filled in but not re-hashed: create must not paper over it by rewriting the sum file.
+	if _, _, err := Create(dir, "second"); !errors.Is(err, ErrChecksum) {
+		t.Fatalf("create over an unhashed edit: err = %v, want ErrChecksum", err)
+	}
+	if _, err := WriteSums(dir); err != nil { // what `migrate hash` does
+		t.Fatal(err)
+	}
 	up2, _, err := Create(dir, "second")
 	if err != nil {
 		t.Fatal(err)

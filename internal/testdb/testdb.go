@@ -168,7 +168,7 @@ func (r *run) startServers(ctx context.Context) error {
 		}
 		r.printf("starting %s and %s", r.opts.Images.Postgres, r.opts.Images.Redis)
 		if r.pg, r.redis, err = testenv.StartBoth(ctx, r.opts.Images, testcontainers.WithLabels(r.opts.Labels)); err != nil {
-			err = fmt.Errorf("%w: %v", ErrUnavailable, err)
+			err = fmt.Errorf("%w: %w", ErrUnavailable, err)
 		}
 	}
 	r.report.phase("start servers", start, err, "")
