@@ -68,12 +68,11 @@ func MigrateUp(ctx context.Context, json *bool, singleTransaction *bool) error {
 // Flags: -steps=N, -all, -json. Environment: as for migrateUp.
 func MigrateDown(ctx context.Context, steps *int, all *bool, json *bool) error {
 	args := []string{"down"}
-	switch {
-	case all != nil && *all && steps != nil:
-		return mg.Fatal(cli.ExitUsage, "migrate: error: give -steps or -all, not both")
-	case all != nil && *all:
+	// Both given go through as both, so the runner rejects them in its own words and exit code.
+	if all != nil && *all {
 		args = append(args, "-all")
-	case steps != nil:
+	}
+	if steps != nil {
 		args = append(args, strconv.Itoa(*steps))
 	}
 	return migrate(ctx, json, args...)

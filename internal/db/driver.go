@@ -319,7 +319,12 @@ func (d *driver) SetVersion(version int, dirty bool) error {
 		sql, timeouts = "", ""
 	}
 	if p.dir == Up {
-		sql += d.historyUpSQL(p.label)
+		// A no-transaction body ran in earlier queries: only the client saw all of it.
+		duration := serverDuration
+		if p.noTx {
+			duration = strconv.FormatFloat(float64(time.Since(p.started).Microseconds())/1000, 'f', 3, 64)
+		}
+		sql += d.historyUpSQL(p.label, duration)
 	} else {
 		sql += d.historyDownSQL(p.label.Version)
 	}

@@ -43,12 +43,16 @@ func (d *driver) historyTableSQL() string {
 
 func sqlLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
-// historyUpSQL records m as applied, in the migration's own implicit transaction. Its duration is
-// measured by the server: from the arrival of the query (statement_timestamp) to this statement.
-func (d *driver) historyUpSQL(m Migration) string {
-	return fmt.Sprintf(` INSERT INTO %[1]s (version, name, checksum, duration_ms) VALUES (%[2]d, %[3]s, %[4]s, 1000 * extract(epoch FROM clock_timestamp() - statement_timestamp()))
+// serverDuration is a migration's duration measured by the server, for a history row sent in the
+// same query as the migration: from the query's arrival (statement_timestamp) to the row.
+const serverDuration = "1000 * extract(epoch FROM clock_timestamp() - statement_timestamp())"
+
+// historyUpSQL records m as applied, in the migration's own implicit transaction; durationMS is an
+// SQL expression for its duration in milliseconds.
+func (d *driver) historyUpSQL(m Migration, durationMS string) string {
+	return fmt.Sprintf(` INSERT INTO %[1]s (version, name, checksum, duration_ms) VALUES (%[2]d, %[3]s, %[4]s, %[5]s)
 	ON CONFLICT (version) DO UPDATE SET name = excluded.name, checksum = excluded.checksum, applied_at = now(), applied_by = current_user, duration_ms = excluded.duration_ms, adopted = false;`,
-		d.history, m.Version, sqlLiteral(m.Name), sqlLiteral(m.Checksum()))
+		d.history, m.Version, sqlLiteral(m.Name), sqlLiteral(m.Checksum()), durationMS)
 }
 
 func (d *driver) historyDownSQL(version uint) string {

@@ -444,6 +444,10 @@ func TestNoTransactionFile(t *testing.T) {
 	if _, err := m.Up(ctx); err != nil {
 		t.Fatalf("CONCURRENTLY in a no-transaction file: %v", err)
 	}
+	var ms float64
+	if err := connect(t, cfg).QueryRow(ctx, "SELECT duration_ms FROM schema_migrations_history WHERE version = 2").Scan(&ms); err != nil || ms <= 0 {
+		t.Errorf("the no-transaction file's recorded duration = %v ms (%v), want its real time", ms, err)
+	}
 	if _, err := m.Down(ctx, 1); err != nil {
 		t.Fatalf("down of a no-transaction file: %v", err)
 	}
