@@ -63,9 +63,13 @@ type DB struct {
 	// the table.
 	MigrationLockTimeout      time.Duration
 	MigrationStatementTimeout time.Duration
-	MaxConns                  int32 // pool size for servers; migrations use one connection
-	MinConns                  int32
-	AppName                   string // application_name, shown to whoever looks at pg_stat_activity
+	// MigrationSyncCommit makes every migration's COMMIT wait for the WAL flush, as psql's would.
+	// By default only the run's last wait happens (see internal/db's flushWAL): a server crash in
+	// the middle of a run may then lose its last few migrations whole, never half of one.
+	MigrationSyncCommit bool
+	MaxConns            int32 // pool size for servers; migrations use one connection
+	MinConns            int32
+	AppName             string // application_name, shown to whoever looks at pg_stat_activity
 	// AllowRemoteReset lets dbReset drop objects on a non-loopback host.
 	AllowRemoteReset bool
 }
@@ -104,6 +108,7 @@ func Load(lookup Lookup) (Config, error) {
 			LockTimeout:               p.duration("VISIONA_DB_LOCK_TIMEOUT", DefaultLockTimeout),
 			MigrationLockTimeout:      p.durationOrZero("VISIONA_DB_MIGRATION_LOCK_TIMEOUT", DefaultMigrationLockTimeout),
 			MigrationStatementTimeout: p.durationOrZero("VISIONA_DB_MIGRATION_STATEMENT_TIMEOUT", DefaultMigrationStatementTimeout),
+			MigrationSyncCommit:       p.boolean("VISIONA_DB_MIGRATION_SYNC_COMMIT", false),
 			MaxConns:                  int32(p.intRange("VISIONA_DB_MAX_CONNS", 10, 1, 1000)),
 			MinConns:                  int32(p.intRange("VISIONA_DB_MIN_CONNS", 0, 0, 1000)),
 			AppName:                   p.str("VISIONA_DB_APP_NAME", ""),

@@ -15,13 +15,13 @@ func TestLoadDefaultsAndValues(t *testing.T) {
 	cfg, err := Load(lookup(map[string]string{
 		"VISIONA_DB_HOST": "db.internal", "VISIONA_DB_USER": "app", "VISIONA_DB_NAME": "visiona",
 		"VISIONA_DB_PASSWORD": "s3cret", "VISIONA_DB_LOCK_TIMEOUT": "2m", "VISIONA_DB_AUTO_MIGRATE": "true",
-		"VISIONA_REDIS_ADDR": "localhost:6379", "VISIONA_REDIS_DB": "3",
+		"VISIONA_REDIS_ADDR": "localhost:6379", "VISIONA_REDIS_DB": "3", "VISIONA_DB_MIGRATION_SYNC_COMMIT": "true",
 	}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	d := cfg.DB
-	if d.Port != 5432 || d.SSLMode != "prefer" || d.LockTimeout != 2*time.Minute || !d.AutoMigrate || cfg.LogLevel != "info" || cfg.Redis.DB != 3 {
+	if d.Port != 5432 || d.SSLMode != "prefer" || d.LockTimeout != 2*time.Minute || !d.AutoMigrate || !d.MigrationSyncCommit || cfg.LogLevel != "info" || cfg.Redis.DB != 3 {
 		t.Errorf("loaded %+v", cfg)
 	}
 	if got := d.SafeTarget(); got != "app@db.internal:5432/visiona?sslmode=prefer" || strings.Contains(got, "s3cret") {
@@ -36,7 +36,7 @@ func TestLoadRejectsInvalidValuesByName(t *testing.T) {
 	for name, val := range map[string]string{
 		"VISIONA_DB_PORT": "abc", "VISIONA_DB_SSLMODE": "sometimes", "VISIONA_DB_LOCK_TIMEOUT": "-1s",
 		"VISIONA_DB_AUTO_MIGRATE": "yes please", "VISIONA_REDIS_DB": "16", "VISIONA_LOG_LEVEL": "chatty",
-		"VISIONA_DB_MAX_CONNS": "0", "VISIONA_DB_HOST": "bad host",
+		"VISIONA_DB_MAX_CONNS": "0", "VISIONA_DB_HOST": "bad host", "VISIONA_DB_MIGRATION_SYNC_COMMIT": "always",
 	} {
 		_, err := Load(lookup(map[string]string{name: val}))
 		var ce *Error

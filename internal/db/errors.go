@@ -111,7 +111,11 @@ type MigrationError struct {
 func (e *MigrationError) Error() string {
 	s := e.describe("migrations/" + e.File)
 	if e.Dirty {
-		return s + fmt.Sprintf("; the database is marked dirty at version %d: %s", e.Version, e.Recover)
+		at := fmt.Sprintf("version %d", e.Version)
+		if e.Version < 0 { // a failed revert of the first migration
+			at = "no version"
+		}
+		return s + fmt.Sprintf("; the database is marked dirty at %s: %s", at, e.Recover)
 	}
 	return s + "; nothing of it was applied, the database is still at " + versionText(e.Version)
 }

@@ -43,20 +43,32 @@ func (d *driver) historyTableSQL() string {
 
 func sqlLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
-// serverDuration is a migration's duration measured by the server, for a history row sent in the
-// same query as the migration: from the query's arrival (statement_timestamp) to the row.
-const serverDuration = "1000 * extract(epoch FROM clock_timestamp() - statement_timestamp())"
+// serverDuration is a migration's duration measured by the server, for a history row written in
+// the migration's transaction: from the start queue's marker recorded to the row.
+const serverDuration = "1000 * (extract(epoch FROM clock_timestamp())::float8 - current_setting('visiona.started')::float8)"
 
-// historyUpSQL records m as applied, in the migration's own implicit transaction; durationMS is an
+// historyUpSQL records m as applied, in the migration's own transaction; durationMS is an
 // SQL expression for its duration in milliseconds.
 func (d *driver) historyUpSQL(m Migration, durationMS string) string {
-	return fmt.Sprintf(` INSERT INTO %[1]s (version, name, checksum, duration_ms) VALUES (%[2]d, %[3]s, %[4]s, %[5]s)
-	ON CONFLICT (version) DO UPDATE SET name = excluded.name, checksum = excluded.checksum, applied_at = now(), applied_by = current_user, duration_ms = excluded.duration_ms, adopted = false;`,
-		d.history, m.Version, sqlLiteral(m.Name), sqlLiteral(m.Checksum()), durationMS)
+	return d.historyUpRowsSQL(historyUpRow(m, durationMS))
 }
 
-func (d *driver) historyDownSQL(version uint) string {
-	return fmt.Sprintf(" DELETE FROM %s WHERE version = %d;", d.history, version)
+// historyUpRow is one row of historyUpRowsSQL.
+func historyUpRow(m Migration, durationMS string) string {
+	return fmt.Sprintf("(%d, %s, %s, %s)", m.Version, sqlLiteral(m.Name), sqlLiteral(m.Checksum()), durationMS)
+}
+
+// historyUpRowsSQL records rows from historyUpRow in one statement: single-transaction mode writes
+// the run's rows at COMMIT, since an INSERT per migration inside a long DDL transaction costs as
+// much as a seventh of a migration (measured: 0.15-0.2 ms each on the n=1000 benchmark).
+func (d *driver) historyUpRowsSQL(rows ...string) string {
+	return fmt.Sprintf(` INSERT INTO %s (version, name, checksum, duration_ms) VALUES %s
+	ON CONFLICT (version) DO UPDATE SET name = excluded.name, checksum = excluded.checksum, applied_at = now(), applied_by = current_user, duration_ms = excluded.duration_ms, adopted = false;`,
+		d.history, strings.Join(rows, ", "))
+}
+
+func (d *driver) historyDownSQL(versions ...string) string {
+	return fmt.Sprintf(" DELETE FROM %s WHERE version IN (%s);", d.history, strings.Join(versions, ", "))
 }
 
 // reconcileHistorySQL makes the history agree with version: rows above it go, rows missing at or

@@ -79,6 +79,7 @@ type Migrator struct {
 	lockTimeout time.Duration
 	timeouts    [2]time.Duration // lock_timeout and statement_timeout inside each migration
 	singleTx    bool
+	stepwise    bool
 	preflight   Preflight
 	onApplied   func(Result)
 }
@@ -144,11 +145,23 @@ func WithSingleTransaction() Option {
 	}
 }
 
-// WithProgress calls fn after each migration commits, as it happens; the same Results also come
-// back from the call that ran them.
+// WithProgress calls fn for each migration once it is committed, in order; the same Results also
+// come back from the call that ran them. Quick migrations go to the server several to a query, so
+// their calls come in bursts, and by the time of a call the database may already be past that
+// migration: use WithStepwise where it must not be.
 func WithProgress(fn func(Result)) Option {
 	return func(m *Migrator) error {
 		m.onApplied = fn
+		return nil
+	}
+}
+
+// WithStepwise sends migrations to the server one per query, so a WithProgress function sees the
+// database at exactly each migration's version (the round-trip proof snapshots it there). Slower
+// on long histories: a round trip per migration.
+func WithStepwise() Option {
+	return func(m *Migrator) error {
+		m.stepwise = true
 		return nil
 	}
 }
@@ -345,7 +358,7 @@ func (m *Migrator) withConn(ctx context.Context, fn func(*pgx.Conn, *driver) err
 		return err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	d, err := newDriver(ctx, conn, m.src, driverOptions{lockWait: m.lockTimeout, lockTimeout: m.timeouts[0], statementTimeout: m.timeouts[1], singleTransaction: m.singleTx, preflight: m.preflight, log: m.log, onApplied: m.onApplied})
+	d, err := newDriver(ctx, conn, m.src, driverOptions{lockWait: m.lockTimeout, lockTimeout: m.timeouts[0], statementTimeout: m.timeouts[1], singleTransaction: m.singleTx, syncCommit: m.db.MigrationSyncCommit, stepwise: m.stepwise, preflight: m.preflight, log: m.log, onApplied: m.onApplied})
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -715,6 +716,43 @@ func TestTransactionControlInAFile(t *testing.T) {
 	if _, err := m.Up(ctx); !errors.Is(err, db.ErrDirty) {
 		t.Errorf("up after the guard fired: err = %v, want ErrDirty", err)
 	}
+
+	// A COMMIT and nothing after it fails nothing but the guard, wherever the guard sits: in the
+	// version row's INSERT, in the DO block when no row follows (reverting the first migration)
+	// or in single-transaction mode.
+	committing := map[string]string{
+		"000002_early.up.sql":   "CREATE TABLE early (id int);\nCOMMIT;\n",
+		"000002_early.down.sql": "DROP TABLE early;\n",
+	}
+	for _, c := range []struct {
+		name string
+		fsys fstest.MapFS
+		opts []db.Option
+		down bool
+		want int
+	}{
+		{"version row", tables(1, committing), nil, false, 2},
+		{"single transaction", tables(1, committing), []db.Option{db.WithSingleTransaction()}, false, 2},
+		{"first down", tables(1, map[string]string{"000001_t1.down.sql": "DROP TABLE t1;\nCOMMIT;\n"}), nil, true, -1},
+	} {
+		cfg := newDB(t)
+		m := newMigrator(t, cfg, c.fsys, c.opts...)
+		if c.down {
+			if _, err := m.Up(ctx); err != nil {
+				t.Fatal(err)
+			}
+			_, err = m.DownAll(ctx)
+		} else {
+			_, err = m.Up(ctx)
+		}
+		if !errors.As(err, &me) || !me.Dirty || me.Version != c.want || !strings.Contains(err.Error(), "ends the transaction") {
+			t.Errorf("%s: err = %v, want transaction control reported, dirty at %d", c.name, err, c.want)
+			continue
+		}
+		if info, err := m.Version(ctx); err != nil || !info.Dirty || (c.want > 0 && info.Version != uint(c.want)) {
+			t.Errorf("%s: version %+v (%v), want dirty at %d", c.name, info, err, c.want)
+		}
+	}
 }
 
 // Edge cases a review found: a COMMIT that fails in single-transaction mode, a file that leaves a
@@ -737,15 +775,20 @@ func TestReviewEdgeCases(t *testing.T) {
 	}
 	mustVersion(t, m, 0)
 
+	// A BEGIN with no COMMIT (the lint refuses it; here no preflight runs) opens nothing: the tool
+	// already runs the file in a transaction, which commits it with its version row.
 	open := tables(1, map[string]string{"000002_open.up.sql": "BEGIN;\nCREATE TABLE open_tx (id int);\n", "000002_open.down.sql": "DROP TABLE open_tx;\n"})
 	cfg = newDB(t)
 	m = newMigrator(t, cfg, open)
-	if _, err := m.Up(ctx); !errors.As(err, &me) || !strings.Contains(err.Error(), "BEGIN without COMMIT") {
-		t.Fatalf("open transaction: err = %v", err)
+	if _, err := m.Up(ctx); err != nil {
+		t.Fatalf("a file with an unmatched BEGIN: %v", err)
 	}
-	mustVersion(t, m, 1)
-	if tableExists(t, connect(t, cfg), "open_tx") {
-		t.Error("the open transaction's table survived")
+	mustVersion(t, m, 2)
+	if !tableExists(t, connect(t, cfg), "open_tx") {
+		t.Error("the file's table is missing although its version was recorded")
+	}
+	if _, err := m.Down(ctx, 1); err != nil || tableExists(t, connect(t, cfg), "open_tx") {
+		t.Errorf("down after it: %v", err)
 	}
 
 	cfg = newDB(t)
@@ -771,5 +814,136 @@ func TestReviewEdgeCases(t *testing.T) {
 	_, err = newMigrator(t, cfg, gap).Up(ctx)
 	if !errors.Is(err, db.ErrDatabaseAhead) || !strings.Contains(err.Error(), "deleted or renumbered") {
 		t.Errorf("applied version without its file: err = %v", err)
+	}
+}
+
+func TestCommitModes(t *testing.T) {
+	ctx := context.Background()
+	// The last migration records the commit mode it ran under and where the WAL ended before its
+	// commit record.
+	observed := tables(2, map[string]string{
+		"000003_observe.up.sql":   "CREATE TABLE observed AS SELECT current_setting('synchronous_commit') AS mode, pg_current_wal_insert_lsn() AS lsn;\n",
+		"000003_observe.down.sql": "DROP TABLE observed;\n",
+	})
+	for _, sync := range []bool{false, true} {
+		cfg := newDB(t)
+		cfg.MigrationSyncCommit = sync
+		if _, err := newMigrator(t, cfg, observed).Up(ctx); err != nil {
+			t.Fatal(err)
+		}
+		var mode string
+		var flushed bool
+		err := connect(t, cfg).QueryRow(ctx, "SELECT mode, pg_current_wal_flush_lsn() > lsn FROM observed").Scan(&mode, &flushed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := map[bool]string{false: "off", true: "on"}[sync]; mode != want {
+			t.Errorf("MigrationSyncCommit=%v: a migration ran with synchronous_commit %s, want %s", sync, mode, want)
+		}
+		// Checked the moment Up returns: the WAL writer flushes on its own within
+		// wal_writer_delay, so this catches a missing flush only when it is quicker (5 runs of 5
+		// without the flush failed here).
+		if !flushed {
+			t.Errorf("MigrationSyncCommit=%v: Up returned before its last commit reached disk", sync)
+		}
+	}
+
+	// Single-transaction mode writes the history at COMMIT: the rows must be there all the same.
+	cfg := newDB(t)
+	m := newMigrator(t, cfg, tables(3, nil), db.WithSingleTransaction())
+	if _, err := m.Up(ctx); err != nil {
+		t.Fatal(err)
+	}
+	st, err := m.Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ms := range st.Migrations {
+		if !ms.Applied || ms.Adopted || ms.AppliedAt.IsZero() || ms.Duration <= 0 || ms.Changed {
+			t.Errorf("after a single-transaction up, %06d: %+v, want applied with its own history row", ms.Version, ms)
+		}
+	}
+	if _, err := m.Down(ctx, 2); err != nil {
+		t.Fatal(err)
+	}
+	var rows []int
+	conn := connect(t, cfg)
+	r, err := conn.Query(ctx, "SELECT version FROM schema_migrations_history ORDER BY version")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for r.Next() {
+		var v int
+		if err := r.Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		rows = append(rows, v)
+	}
+	if r.Err() != nil || !slices.Equal(rows, []int{1}) {
+		t.Errorf("history after a single-transaction down of 2: %v (%v), want [1]", rows, r.Err())
+	}
+}
+
+// TestBatches fails migrations deep inside a batch (batches grow 1, 2, 4, 8, 16: 000030 is the
+// 15th of the fifth): what came before it is applied, and the failure is reported as if it ran alone.
+func TestBatches(t *testing.T) {
+	ctx := context.Background()
+	// Multi-byte text before the failure: PostgreSQL counts characters, not bytes.
+	set := func(bad string) fstest.MapFS {
+		fsys := tables(40, nil)
+		for i := 1; i <= 40; i++ {
+			name := fmt.Sprintf("%06d_t%d.up.sql", i, i)
+			fsys[name] = &fstest.MapFile{Data: fmt.Appendf(nil, "-- café №%d\nCREATE TABLE t%d (id int);\n", i, i)}
+		}
+		fsys["000030_t30.up.sql"] = &fstest.MapFile{Data: []byte(bad)}
+		return fsys
+	}
+	cfg := newDB(t)
+	var progress []uint
+	m := newMigrator(t, cfg, set("-- ünïcode\nCREATE TABLE t30 (id int);\nSELECT nope FROM t30;\n"),
+		db.WithProgress(func(r db.Result) { progress = append(progress, r.Version) }))
+	results, err := m.Up(ctx)
+	var me *db.MigrationError
+	if !errors.As(err, &me) || me.File != "000030_t30.up.sql" || me.Line != 3 || me.Column != 8 || me.SQLState != "42703" || me.Version != 29 || me.Dirty {
+		t.Fatalf("err = %v (%+v), want 000030_t30.up.sql:3:8 SQLSTATE 42703, clean at 29", err, me)
+	}
+	if len(results) != 29 || len(progress) != 29 || progress[0] != 1 || progress[28] != 29 {
+		t.Errorf("%d results, progress %v: want 1..29 in order", len(results), progress)
+	}
+	for _, r := range results {
+		if r.Duration <= 0 {
+			t.Errorf("%06d: duration %v, want the server's measure", r.Version, r.Duration)
+		}
+	}
+	mustVersion(t, m, 29)
+	conn := connect(t, cfg)
+	if tableExists(t, conn, "t30") || !tableExists(t, conn, "t29") {
+		t.Error("want t29 and not t30")
+	}
+	var rows int
+	if err := conn.QueryRow(ctx, "SELECT count(*) FROM schema_migrations_history WHERE duration_ms > 0").Scan(&rows); err != nil || rows != 29 {
+		t.Errorf("history: %d rows with a duration (%v), want 29", rows, err)
+	}
+
+	// A COMMIT in the body, then a failure: the statements before the COMMIT are in, so the
+	// version is marked dirty and the way out named.
+	cfg = newDB(t)
+	m = newMigrator(t, cfg, set("CREATE TABLE t30 (id int);\nCOMMIT;\nSELECT nope FROM t30;\n"))
+	_, err = m.Up(ctx)
+	if !errors.As(err, &me) || !me.Dirty || me.Version != 30 || !strings.Contains(me.Recover, "migrate force 29") {
+		t.Fatalf("err = %v, want transaction control reported dirty at 30 with `migrate force 29`", err)
+	}
+	if !tableExists(t, connect(t, cfg), "t29") {
+		t.Error("t29 missing: the migrations before the failure must be applied")
+	}
+
+	// The same run in single-transaction mode leaves nothing.
+	cfg = newDB(t)
+	m = newMigrator(t, cfg, set("CREATE TABLE t30 (id int);\nSELECT nope FROM t30;\n"), db.WithSingleTransaction())
+	if _, err := m.Up(ctx); !errors.As(err, &me) || me.Line != 2 || me.Version != -1 {
+		t.Fatalf("single transaction: err = %v, want line 2 with nothing applied", err)
+	}
+	if tableExists(t, connect(t, cfg), "t1") {
+		t.Error("single transaction: t1 exists after the rollback")
 	}
 }

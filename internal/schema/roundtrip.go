@@ -35,7 +35,8 @@ func WithSnapshotOptions(opts ...Option) RoundTripOption {
 }
 
 // WithMigratorOptions passes opts to db.New (a logger, a lock timeout). RoundTrip installs its
-// own db.WithProgress after them, so one passed here is never called: follow the walk with
+// own db.WithStepwise and db.WithProgress after them, so a progress function passed here is never
+// called: follow the walk with
 // WithStepFunc instead.
 func WithMigratorOptions(opts ...db.Option) RoundTripOption {
 	return func(c *roundTripConfig) error {
@@ -131,7 +132,7 @@ func RoundTrip(ctx context.Context, cfg config.DB, fsys fs.FS, opts ...RoundTrip
 	}
 	w := &walk{ctx: ctx, rc: rc, report: &RoundTripReport{}}
 	w.reset()
-	m, err := db.New(cfg, fsys, append(slices.Clone(rc.migrator), db.WithProgress(w.step))...)
+	m, err := db.New(cfg, fsys, append(slices.Clone(rc.migrator), db.WithStepwise(), db.WithProgress(w.step))...)
 	if err != nil {
 		return nil, err
 	}
