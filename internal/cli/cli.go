@@ -50,8 +50,10 @@ type Env struct {
 	LintBaseline uint
 }
 
-// OSEnv is the Env of a real process.
+// OSEnv is the Env of a real process; it is called from main, so it also sizes golang-migrate's
+// buffers for the process (see db.SizeEngineBuffers).
 func OSEnv(args []string, migrations, seed fs.FS, dir string, lintBaseline uint) Env {
+	db.SizeEngineBuffers()
 	return Env{Args: args, Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Lookup: os.LookupEnv,
 		Interactive: term.IsTerminal(int(os.Stdin.Fd())), Migrations: migrations, Seed: seed, MigrationsDir: dir, LintBaseline: lintBaseline}
 }

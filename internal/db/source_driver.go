@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"slices"
 
+	"github.com/golang-migrate/migrate/v4"
 	"github.com/golang-migrate/migrate/v4/source"
 )
 
@@ -71,3 +72,13 @@ func (s sourceDriver) ReadDown(version uint) (io.ReadCloser, string, error) {
 func (s sourceDriver) index(version uint) (int, bool) {
 	return slices.BinarySearchFunc(s.src.migrations, version, func(m Migration, v uint) int { return cmp.Compare(m.Version, v) })
 }
+
+// engineBufferSize is what golang-migrate's read-ahead needs here: the bodies are already in
+// memory, so a larger buffer only copies them sooner.
+const engineBufferSize = 4096
+
+// SizeEngineBuffers shrinks golang-migrate's per-migration read-ahead buffer, a package variable
+// (100 KB by default, allocated for every migration run: 100 MB of garbage over 1000 migrations,
+// 3-8 MB more peak memory measured on the benchmark). Call it once, from a process's main, before
+// any migration runs: it writes golang-migrate's global.
+func SizeEngineBuffers() { migrate.DefaultBufferSize = engineBufferSize }
