@@ -239,11 +239,13 @@ func testDBText(ctx context.Context) error { return TestDB(ctx, nil) }
 // the samples as JSON under the cache. 3 minutes on the 2-core dev VM (under 10 with a slow disk).
 // Logic: bench/peers.
 // Flags: -quick (N=100, 1 round: a smoke test), -rounds=N (5), -writeDocs (also rewrite
-// docs/benchmarks.md and docs/benchmarks.png). More: go run ./bench/peers/cmd/peerbench -h.
+// docs/benchmarks.md and docs/benchmarks.png), -flushDelay=1ms (every WAL flush of the throwaway
+// server that much slower: a slow disk; with -writeDocs, docs/benchmarks-slow-flush.*).
+// More: go run ./bench/peers/cmd/peerbench -h.
 // Environment: VISIONA_BENCH_CACHE; VISIONA_BENCH_POSTGRES_URL (a superuser URL) to use that
 // server instead of a throwaway one.
-// Examples: mage bench -quick; mage bench -writeDocs
-func Bench(ctx context.Context, quick *bool, rounds *int, writeDocs *bool) error {
+// Examples: mage bench -quick; mage bench -writeDocs; mage bench -flushDelay=1ms -writeDocs
+func Bench(ctx context.Context, quick *bool, rounds *int, writeDocs *bool, flushDelay *string) error {
 	args := []string{"run", "./bench/peers/cmd/peerbench"}
 	command := "go run mage.go bench"
 	if quick != nil && *quick {
@@ -252,6 +254,9 @@ func Bench(ctx context.Context, quick *bool, rounds *int, writeDocs *bool) error
 	if rounds != nil {
 		flag := "-rounds=" + strconv.Itoa(*rounds)
 		args, command = append(args, flag), command+" "+flag
+	}
+	if flushDelay != nil {
+		args, command = append(args, "-flush-delay="+*flushDelay), command+" -flushDelay="+*flushDelay
 	}
 	if writeDocs != nil && *writeDocs {
 		args, command = append(args, "-write-docs"), command+" -writeDocs"

@@ -44,6 +44,9 @@ type Config struct {
 	PostgresURL string
 	// Command is how the run was started, recorded in the results so they say how to reproduce them.
 	Command string
+	// FlushDelay makes the throwaway server's every WAL flush wait this much longer, to stand for
+	// a slower disk than the machine's (see serverOptions).
+	FlushDelay time.Duration
 	Options
 }
 
@@ -52,7 +55,10 @@ func Run(ctx context.Context, cfg Config, log io.Writer) (*Results, error) {
 	if rel, err := filepath.Rel(cfg.Repo, cfg.Cache); err == nil && !strings.HasPrefix(rel, "..") {
 		return nil, fmt.Errorf("the cache %s is inside the repository; choose a directory outside it", cfg.Cache)
 	}
-	res := &Results{Started: time.Now(), Command: cfg.Command, Quick: cfg.Quick, Sizes: cfg.Sizes, Rounds: cfg.Rounds,
+	if cfg.FlushDelay > 0 && cfg.PostgresURL != "" {
+		return nil, fmt.Errorf("a flush delay needs the throwaway server: it cannot be set on %s", "VISIONA_BENCH_POSTGRES_URL's server")
+	}
+	res := &Results{Started: time.Now(), Command: cfg.Command, Quick: cfg.Quick, Sizes: cfg.Sizes, Rounds: cfg.Rounds, FlushDelay: cfg.FlushDelay,
 		Host: Host{CPUs: runtime.NumCPU(), Go: runtime.Version(), Kernel: readTrim("/proc/sys/kernel/osrelease"), LoadStart: loadAvg()}}
 
 	bins, err := build(ctx, cfg, log)
@@ -81,15 +87,15 @@ func Run(ctx context.Context, cfg Config, log io.Writer) (*Results, error) {
 	if cfg.PostgresURL != "" {
 		srv, err = Connect(ctx, cfg.PostgresURL)
 	} else {
-		srv, err = StartLocal(ctx, cfg.PGBin, log)
+		srv, err = StartLocal(ctx, cfg.PGBin, cfg.FlushDelay, log)
 	}
 	if err != nil {
 		return nil, err
 	}
 	defer srv.Close()
 	res.Host.Postgres = srv.Version
-	fmt.Fprintf(log, "peers: PostgreSQL %s on %s:%d (fsync=on, synchronous_commit=on); %d round(s) of n=%v\n",
-		srv.Version, srv.Host, srv.Port, cfg.Rounds, cfg.Sizes)
+	fmt.Fprintf(log, "peers: PostgreSQL %s on %s:%d (fsync=on, synchronous_commit=on, flush delay %s); %d round(s) of n=%v\n",
+		srv.Version, srv.Host, srv.Port, cfg.FlushDelay, cfg.Rounds, cfg.Sizes)
 
 	plan := Plan{Sizes: cfg.Sizes, Rounds: cfg.Rounds, Tools: tools, Sets: sets, WorkDir: work, Rusage: bins.Rusage}
 	res.Samples, res.Skipped, err = Measure(ctx, srv, plan, log)
@@ -137,14 +143,18 @@ func readTrim(path string) string {
 //go:embed benchmarks.md.tmpl
 var docsFS embed.FS
 
-// Docs file names, written into the docs directory.
-const (
-	DocsMarkdown = "benchmarks.md"
-	DocsChart    = "benchmarks.png"
-)
+// DocsNames are the files WriteDocs writes into the docs directory: benchmarks.md and .png, or
+// benchmarks-slow-flush.md and .png for a run with a flush delay.
+func (r *Results) DocsNames() (markdown, chart string) {
+	if r.FlushDelay > 0 {
+		return "benchmarks-slow-flush.md", "benchmarks-slow-flush.png"
+	}
+	return "benchmarks.md", "benchmarks.png"
+}
 
-// WriteDocs writes docs/benchmarks.md (from benchmarks.md.tmpl) and docs/benchmarks.png.
+// WriteDocs writes the page (from benchmarks.md.tmpl) and its chart.
 func (r *Results) WriteDocs(dir string) error {
+	markdown, chart := r.DocsNames()
 	tmpl, err := template.New("benchmarks.md.tmpl").Funcs(template.FuncMap{
 		"table":  r.Table,
 		"checks": r.ChecksTable,
@@ -153,7 +163,8 @@ func (r *Results) WriteDocs(dir string) error {
 		"duration": func(s float64) string {
 			return time.Duration(s * float64(time.Second)).Round(time.Second).String()
 		},
-		"chart": func() string { return DocsChart },
+		"chart": func() string { return chart },
+		"micro": func(d time.Duration) int64 { return d.Microseconds() },
 		"peers": func() []Peer { return []Peer{GolangMigrate, Goose, Dbmate} },
 	}).ParseFS(docsFS, "benchmarks.md.tmpl")
 	if err != nil {
@@ -163,10 +174,10 @@ func (r *Results) WriteDocs(dir string) error {
 	if err := tmpl.Execute(&b, r); err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(dir, DocsMarkdown), []byte(b.String()), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, markdown), []byte(b.String()), 0o644); err != nil {
 		return err
 	}
-	return r.WriteChart(filepath.Join(dir, DocsChart))
+	return r.WriteChart(filepath.Join(dir, chart))
 }
 
 // skipNotes lists, once per tool and reason, what was not measured.

@@ -15,14 +15,16 @@ type Results struct {
 	Started time.Time `json:"started"`
 	Seconds float64   `json:"duration_s"`
 	// Command reproduces the run.
-	Command string   `json:"command"`
-	Quick   bool     `json:"quick"`
-	Sizes   []int    `json:"sizes"`
-	Rounds  int      `json:"rounds"`
-	Host    Host     `json:"host"`
-	Tools   []Tool   `json:"tools"`
-	Samples []Sample `json:"samples"`
-	Skipped []Skip   `json:"skipped"`
+	Command string `json:"command"`
+	Quick   bool   `json:"quick"`
+	Sizes   []int  `json:"sizes"`
+	Rounds  int    `json:"rounds"`
+	// FlushDelay is the server's added wait per WAL flush (Config.FlushDelay); 0 for most runs.
+	FlushDelay time.Duration `json:"flush_delay_ns,omitempty"`
+	Host       Host          `json:"host"`
+	Tools      []Tool        `json:"tools"`
+	Samples    []Sample      `json:"samples"`
+	Skipped    []Skip        `json:"skipped"`
 }
 
 // Host describes the machine and server the numbers come from.

@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -47,10 +48,24 @@ var serverOptions = []string{
 	"-c autovacuum=off", "-c max_connections=20", "-c max_locks_per_transaction=1024",
 }
 
+// flushDelayOptions make every WAL flush that a commit waits for take delay longer: commit_delay
+// sleeps before each flush, and with commit_siblings at 0 it does so even with nobody to group
+// with. That is a slower disk as a migration tool sees it (commits that wait for the flush pay,
+// those that do not, do not), on a machine whose own disk flushes in microseconds.
+func flushDelayOptions(delay time.Duration) []string {
+	if delay <= 0 {
+		return nil
+	}
+	return []string{"-c commit_delay=" + strconv.FormatInt(delay.Microseconds(), 10), "-c commit_siblings=0"}
+}
+
 // StartLocal starts a throwaway PostgreSQL from pgbin (Debian's postgresql-15: /usr/lib/postgresql/15/bin)
 // in a temporary directory, on 127.0.0.1 and a free port, with a random password. Close stops it
 // and deletes its data.
-func StartLocal(ctx context.Context, pgbin string, log io.Writer) (*Server, error) {
+func StartLocal(ctx context.Context, pgbin string, flushDelay time.Duration, log io.Writer) (*Server, error) {
+	if flushDelay < 0 || flushDelay > 100*time.Millisecond {
+		return nil, fmt.Errorf("flush delay %s: PostgreSQL's commit_delay takes 0 to 100ms", flushDelay)
+	}
 	if _, err := os.Stat(filepath.Join(pgbin, "postgres")); err != nil {
 		return nil, fmt.Errorf("PostgreSQL server binaries not found in %s: install postgresql-15 (apt-get install postgresql-15), set -pgbin, or give -postgres-url", pgbin)
 	}
@@ -107,7 +122,7 @@ func StartLocal(ctx context.Context, pgbin string, log io.Writer) (*Server, erro
 		pg(context.Background(), "pg_ctl", "-D", data, "-m", "immediate", "-w", "stop").Run()
 		removeWork()
 	}
-	opts := strings.Join(serverOptions, " ") + " -c unix_socket_directories='" + work + "'"
+	opts := strings.Join(append(slices.Clone(serverOptions), flushDelayOptions(flushDelay)...), " ") + " -c unix_socket_directories='" + work + "'"
 	for range 5 {
 		port, err := freePort()
 		if err != nil {

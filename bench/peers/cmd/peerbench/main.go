@@ -58,6 +58,7 @@ func run() error {
 		docsDir   = flag.String("docs", "", "directory for -write-docs (default <repository>/docs)")
 		pgbin     = flag.String("pgbin", "/usr/lib/postgresql/15/bin", "PostgreSQL server binaries for the throwaway server")
 		command   = flag.String("command", "", "the command line to record as how to reproduce the run (mage sets it)")
+		flushWait = flag.Duration("flush-delay", 0, "make the throwaway server's every WAL flush wait this much longer (e.g. 1ms): a slower disk; -write-docs then writes docs/benchmarks-slow-flush.*")
 		sizeList  []int
 	)
 	flag.Parse()
@@ -115,7 +116,7 @@ func run() error {
 			only = strings.Split(*toolList, ",")
 		}
 		cfg := peers.Config{Sizes: sizeList, Rounds: *rounds, Quick: *quick, Only: only, Cache: *cacheDir, Repo: repository,
-			PGBin: *pgbin, PostgresURL: os.Getenv("VISIONA_BENCH_POSTGRES_URL"), Command: *command,
+			PGBin: *pgbin, PostgresURL: os.Getenv("VISIONA_BENCH_POSTGRES_URL"), Command: *command, FlushDelay: *flushWait,
 			Options: peers.Options{DbmateDownMaxN: *dbmateMax}}
 		if res, err = peers.Run(ctx, cfg, os.Stderr); err != nil {
 			if ctx.Err() != nil {
@@ -141,7 +142,8 @@ func run() error {
 		if err := res.WriteDocs(*docsDir); err != nil {
 			return err
 		}
-		fmt.Fprintf(os.Stderr, "peers: wrote %s and %s\n", filepath.Join(*docsDir, peers.DocsMarkdown), filepath.Join(*docsDir, peers.DocsChart))
+		markdown, chart := res.DocsNames()
+		fmt.Fprintf(os.Stderr, "peers: wrote %s and %s\n", filepath.Join(*docsDir, markdown), filepath.Join(*docsDir, chart))
 	}
 	return nil
 }
