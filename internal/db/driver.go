@@ -451,11 +451,11 @@ func (d *driver) queue(p *pendingMigrate, version int) error {
 	if d.inTx {
 		// In single-transaction mode the version row and the history rows are written once, at
 		// COMMIT (see Unlock).
-		fmt.Fprintf(&tail, "SELECT %d AS %s; %s", version, bodyEndColumn, guardEnd(version))
+		tail.WriteString(guardEnd(version))
 	} else {
 		// The version row's DELETE marks where the body's results end, and its INSERT is the
 		// guard: a NULL version when the body ended the transaction (see isGuardError). Two
-		// statements fewer per migration than a marker and a DO block, a tenth of a quick one.
+		// statements fewer per migration than a marker and a guard of their own.
 		fmt.Fprintf(&tail, "DELETE FROM %s RETURNING version AS %s;", d.table, bodyEndColumn)
 		if version >= 0 {
 			fmt.Fprintf(&tail, " INSERT INTO %s (version, dirty) VALUES (CASE WHEN current_setting('visiona.migration', true) = '%d' THEN %d END, false);", d.table, version, version)
@@ -689,18 +689,20 @@ func (d *driver) recoverCommand(p *pendingMigrate) string {
 	return fmt.Sprintf("%s did not take effect (if it built an index CONCURRENTLY, drop the INVALID index it left: see `\\d` in psql); then run `migrate force %d` and fix the file before retrying", p.file, max(d.current, 0))
 }
 
-// guardSQLState is the error the guard raises; a class of our own, so nothing else can raise it.
-const guardSQLState = "VM001"
+// guardMessage identifies the guard's error: a failed cast of this text, which no file's own
+// statement would produce.
+const guardMessage = "visiona guard: the migration ended its own transaction"
 
 // guardEnd follows a migration's body where no version row is inserted after it (in single-
-// transaction mode, and reverting the first migration). queue sets a transaction-local setting
-// before the body, and it must still be there after it: a COMMIT, ROLLBACK or END in the body ends
-// the transaction the tool put the file in, resets the setting, and the guard then refuses to
-// record the version. The lint reports such statements before they run; this catches them wherever
-// the lint was not run.
+// transaction mode, and reverting the first migration), and marks where the body's results end.
+// queue sets a transaction-local setting before the body, and it must still be there after it: a
+// COMMIT, ROLLBACK or END in the body ends the transaction the tool put the file in, resets the
+// setting, and the guard then fails, so nothing after it runs or commits. The lint reports such
+// statements before they run; this catches them wherever the lint was not run. A cast that fails
+// rather than a DO block: one plain statement, no PL/pgSQL to compile per migration.
 func guardEnd(version int) string {
-	return fmt.Sprintf(`DO $visiona$BEGIN IF current_setting('visiona.migration', true) IS DISTINCT FROM '%d' THEN
-	RAISE EXCEPTION USING ERRCODE = '%s', MESSAGE = 'the migration ended its own transaction'; END IF; END$visiona$;`, version, guardSQLState)
+	return fmt.Sprintf("SELECT (CASE WHEN current_setting('visiona.migration', true) = '%[1]d' THEN '%[1]d' ELSE '%[2]s' || coalesce(current_setting('visiona.migration', true), '') END)::int AS %[3]s;",
+		version, guardMessage, bodyEndColumn)
 }
 
 // endedTransaction reports whether a statement that completed before a failure was a COMMIT or
@@ -720,8 +722,9 @@ func isGuardError(err error) bool {
 	if !errors.As(err, &pgErr) {
 		return false
 	}
-	// The DO block's error, or the NULL that queue's version INSERT writes when the setting is gone.
-	return pgErr.Code == guardSQLState || (pgErr.Code == "23502" && pgErr.TableName == VersionTable && pgErr.ColumnName == "version")
+	// guardEnd's failed cast, or the NULL that queue's version INSERT writes when the setting is gone.
+	return (pgErr.Code == "22P02" && strings.Contains(pgErr.Message, guardMessage)) ||
+		(pgErr.Code == "23502" && pgErr.TableName == VersionTable && pgErr.ColumnName == "version")
 }
 
 // transactionControlError marks the database dirty: what the body ran before its COMMIT may be

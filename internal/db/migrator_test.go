@@ -937,6 +937,15 @@ func TestBatches(t *testing.T) {
 		t.Error("t29 missing: the migrations before the failure must be applied")
 	}
 
+	// A file the preflight refuses, behind queued ones: those are applied first.
+	cfg = newDB(t)
+	m = newMigrator(t, cfg, set("CREATE TABLE t30 (id int);\nCOMMIT;\nCREATE TABLE t30b (id int);\n"), db.WithPreflight(lint.PrepareFile))
+	_, err = m.Up(ctx)
+	if !errors.As(err, &me) || me.Dirty || me.Version != 29 || me.Line != 2 {
+		t.Fatalf("preflight: err = %v, want the COMMIT on line 2 refused with the database clean at 29", err)
+	}
+	mustVersion(t, m, 29)
+
 	// The same run in single-transaction mode leaves nothing.
 	cfg = newDB(t)
 	m = newMigrator(t, cfg, set("CREATE TABLE t30 (id int);\nSELECT nope FROM t30;\n"), db.WithSingleTransaction())
