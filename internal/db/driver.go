@@ -409,6 +409,24 @@ type batch struct {
 	sql   strings.Builder
 	runes int // characters so far: PostgreSQL's error positions count characters
 	items []queued
+	open  bool // the last migration's transaction awaits its COMMIT
+}
+
+// write appends parts to the query.
+func (b *batch) write(parts ...string) {
+	for _, part := range parts {
+		b.sql.WriteString(part)
+		b.runes += utf8.RuneCountInString(part)
+	}
+}
+
+// closeTransaction commits the last migration's transaction, left open so the next statement can
+// go in it.
+func (b *batch) closeTransaction() {
+	if b.open {
+		b.write(" COMMIT;\n")
+		b.open = false
+	}
 }
 
 type queued struct {
@@ -467,15 +485,13 @@ func (d *driver) queue(p *pendingMigrate, version int) error {
 		} else {
 			tail.WriteString(d.historyDownSQL(strconv.FormatUint(uint64(p.label.Version), 10)))
 		}
-		tail.WriteString(" COMMIT;")
 	}
 	tail.WriteString("\n")
 	b := &d.batch
+	b.closeTransaction()
 	bodyStart := b.runes + utf8.RuneCountInString(head.String())
-	for _, part := range []string{head.String(), string(p.body), tail.String()} {
-		b.sql.WriteString(part)
-		b.runes += utf8.RuneCountInString(part)
-	}
+	b.write(head.String(), string(p.body), tail.String())
+	b.open = !d.inTx
 	b.items = append(b.items, queued{p: p, version: version, bodyStart: bodyStart})
 	if len(b.items) >= d.batchLimit || b.sql.Len() >= batchMaxBytes {
 		return d.flush()
@@ -486,13 +502,16 @@ func (d *driver) queue(p *pendingMigrate, version int) error {
 // flush sends the batch. Every migration before a failure is applied (committed, or part of the
 // single transaction); the failure is the last one that started.
 func (d *driver) flush() error {
-	b := d.batch
-	d.batch = batch{}
-	if len(b.items) == 0 {
+	if len(d.batch.items) == 0 {
 		return nil
 	}
+	// The clock is read inside the last migration's transaction, so it costs no transaction of its own.
+	d.batch.write("SELECT extract(epoch FROM clock_timestamp()) AS " + finishedColumn + ";")
+	d.batch.closeTransaction()
+	sql, items := d.batch.sql.String(), d.batch.items
+	d.batch = batch{}
 	sent := time.Now()
-	results, err := d.conn.Exec(d.stmtCtx(), b.sql.String()+"SELECT extract(epoch FROM clock_timestamp()) AS "+finishedColumn).ReadAll()
+	results, err := d.conn.Exec(d.stmtCtx(), sql).ReadAll()
 	elapsed := time.Since(sent)
 
 	var starts []float64 // server clock at each started migration
@@ -510,14 +529,14 @@ func (d *driver) flush() error {
 			finished, _ = strconv.ParseFloat(string(r.Rows[0][0]), 64)
 		}
 	}
-	done := len(b.items)
+	done := len(items)
 	if err != nil {
 		done = max(len(starts)-1, 0)
 	}
-	for i, q := range b.items[:done] {
+	for i, q := range items[:done] {
 		// Each migration's time on the server, from its start to the next one's.
-		duration := elapsed / time.Duration(len(b.items))
-		if len(starts) == len(b.items) || i+1 < len(starts) {
+		duration := elapsed / time.Duration(len(items))
+		if len(starts) == len(items) || i+1 < len(starts) {
 			end := finished
 			if i+1 < len(starts) {
 				end = starts[i+1]
@@ -545,7 +564,7 @@ func (d *driver) flush() error {
 			}
 		}
 	}
-	return d.failure(b.items[done], bodyResults, err)
+	return d.failure(items[done], bodyResults, err)
 }
 
 // failure reports a failed transactional migration; bodyResults are its body's statements that
