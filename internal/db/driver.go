@@ -761,32 +761,32 @@ func (d *driver) transactionControlError(p *pendingMigrate, version int) error {
 	return me
 }
 
-// timeoutConfigs is timeoutSettings as set_config calls, each followed by a comma.
-func timeoutConfigs(lock, statement time.Duration) string {
-	var b strings.Builder
-	if lock > 0 {
-		fmt.Fprintf(&b, "set_config('lock_timeout', '%d', true), ", lock.Milliseconds())
-	}
-	if statement > 0 {
-		fmt.Fprintf(&b, "set_config('statement_timeout', '%d', true), ", statement.Milliseconds())
-	}
-	return b.String()
-}
-
 // timeoutSettings is the line that bounds each migration's waits: a migration stuck behind a long
 // transaction's lock would otherwise queue every other query on that table behind it.
 func timeoutSettings(lock, statement time.Duration) string {
+	if s := formatTimeouts(lock, statement, "SET LOCAL %s = %d; "); s != "" {
+		return s + "\n"
+	}
+	return ""
+}
+
+// timeoutConfigs is the same as set_config calls, each followed by a comma.
+func timeoutConfigs(lock, statement time.Duration) string {
+	return formatTimeouts(lock, statement, "set_config('%s', '%d', true), ")
+}
+
+// formatTimeouts writes format (a setting's name, its milliseconds) once per timeout that is set.
+func formatTimeouts(lock, statement time.Duration, format string) string {
 	var b strings.Builder
-	if lock > 0 {
-		fmt.Fprintf(&b, "SET LOCAL lock_timeout = %d; ", lock.Milliseconds())
+	for _, t := range []struct {
+		name string
+		d    time.Duration
+	}{{"lock_timeout", lock}, {"statement_timeout", statement}} {
+		if t.d > 0 {
+			fmt.Fprintf(&b, format, t.name, t.d.Milliseconds())
+		}
 	}
-	if statement > 0 {
-		fmt.Fprintf(&b, "SET LOCAL statement_timeout = %d; ", statement.Milliseconds())
-	}
-	if b.Len() == 0 {
-		return ""
-	}
-	return b.String() + "\n"
+	return b.String()
 }
 
 // bookkeeping replaces the version row: one row, or none for no version, as golang-migrate keeps
