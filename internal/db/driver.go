@@ -1,6 +1,7 @@
 package db
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -61,6 +62,7 @@ type driver struct {
 
 	current    int             // the version the database is at, -1 for none
 	before     int             // the version at the start of the run
+	target     int             // where the operation should leave it: single-transaction mode commits only there
 	pending    *pendingMigrate // the migration golang-migrate is in the middle of
 	batch      batch           // transactional migrations waiting to be sent (see queue)
 	batchLimit int             // how many the next batch may hold
@@ -250,6 +252,11 @@ func (d *driver) Unlock() error {
 	d.batch = batch{}
 	if d.inTx {
 		d.inTx = false
+		if !d.failed && d.ctx.Err() == nil && d.current != d.target {
+			// golang-migrate stopped early with an error of its own: all or nothing.
+			d.failed = true
+			txErr = errors.Join(txErr, fmt.Errorf("the run stopped at %s, short of %s: the single transaction was rolled back", versionText(d.current), versionText(d.target)))
+		}
 		// All or nothing: an interrupted run rolls back too, rather than keep what it got to.
 		if d.failed || d.ctx.Err() != nil {
 			d.current = d.before
@@ -259,6 +266,10 @@ func (d *driver) Unlock() error {
 			d.failed, d.current = true, d.before
 			d.commitErr = sqlError(err, Up, "(the single transaction's COMMIT)", nil, 0, d.before)
 			d.commitErr.Detail = strings.TrimPrefix(d.commitErr.Detail+"; the whole single transaction was rolled back", "; ")
+			if d.conn.TxStatus() != 'I' {
+				// The bookkeeping before COMMIT failed: the transaction is still open, aborted.
+				_ = d.exec(d.stmtCtx(), "ROLLBACK")
+			}
 		}
 		d.txHistoryUp, d.txHistoryDown = nil, nil
 	}
@@ -430,9 +441,21 @@ func (b *batch) closeTransaction() {
 }
 
 type queued struct {
-	p         *pendingMigrate
-	version   int // the version once it is applied
-	bodyStart int // characters of the query before the body
+	p          *pendingMigrate
+	version    int    // the version once it is applied
+	seg        string // its statements, but for the COMMIT that closes its transaction
+	bodyOffset int    // characters of seg before the body
+	bodyRunes  int    // characters of the body
+	bodyStart  int    // characters of the batch's query before the body
+}
+
+// add appends q's statements; open: q's transaction stays open for the next statement.
+func (b *batch) add(q queued, open bool) {
+	b.closeTransaction()
+	q.bodyStart = b.runes + q.bodyOffset
+	b.write(q.seg)
+	b.open = open
+	b.items = append(b.items, q)
 }
 
 // Result columns that tell, after a batch, which migrations started and when; no file's own
@@ -487,16 +510,20 @@ func (d *driver) queue(p *pendingMigrate, version int) error {
 		}
 	}
 	tail.WriteString("\n")
-	b := &d.batch
-	b.closeTransaction()
-	bodyStart := b.runes + utf8.RuneCountInString(head.String())
-	b.write(head.String(), string(p.body), tail.String())
-	b.open = !d.inTx
-	b.items = append(b.items, queued{p: p, version: version, bodyStart: bodyStart})
-	if len(b.items) >= d.batchLimit || b.sql.Len() >= batchMaxBytes {
+	d.batch.add(queued{p: p, version: version, seg: head.String() + string(p.body) + tail.String(),
+		bodyOffset: utf8.RuneCountInString(head.String()), bodyRunes: utf8.RuneCount(p.body)}, !d.inTx)
+	if len(d.batch.items) >= d.batchLimit || d.batch.sql.Len() >= batchMaxBytes {
 		return d.flush()
 	}
 	return nil
+}
+
+// queuedVersion is the version the database will be at once the queue is sent.
+func (d *driver) queuedVersion() int {
+	if n := len(d.batch.items); n > 0 {
+		return d.batch.items[n-1].version
+	}
+	return d.current
 }
 
 // flush sends the batch. Every migration before a failure is applied (committed, or part of the
@@ -554,6 +581,30 @@ func (d *driver) flush() error {
 		return nil
 	}
 	d.batchLimit = 1
+	if len(starts) == 0 && len(items) > 1 {
+		// PostgreSQL parses a whole query before it runs any of it, so a syntax error (or bytes
+		// that are not UTF-8) anywhere in the batch ran nothing.
+		if !d.inTx {
+			// Send them one at a time: those before the faulty one are applied, and its error
+			// is its own.
+			for _, q := range items {
+				d.batch.add(q, true)
+				if err := d.flush(); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		// The single transaction is aborted already: find the body the error points into.
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) {
+			for i, q := range items {
+				if pos := int(pgErr.Position); pos > q.bodyStart && pos <= q.bodyStart+q.bodyRunes {
+					done = i
+				}
+			}
+		}
+	}
 	var bodyResults []*pgconn.Result
 	if done < len(startIdx) {
 		bodyResults = results[startIdx[done]+1:]
@@ -577,12 +628,25 @@ func (d *driver) failure(q queued, bodyResults []*pgconn.Result, err error) erro
 	if st := d.conn.TxStatus(); st == 'E' || (st == 'T' && !d.inTx) {
 		_ = d.exec(d.stmtCtx(), "ROLLBACK")
 	}
-	if endedTransaction(bodyResults) || isGuardError(err) {
+	if committedInBody(bodyResults) {
 		return d.transactionControlError(p, q.version)
 	}
-	me := sqlError(err, p.dir, p.file, p.body, q.bodyStart, d.current)
+	var me *MigrationError
+	switch {
+	case isGuardError(err):
+		// A ROLLBACK or ABORT threw the migration's work away, and what followed it went with
+		// the guard's error: nothing of the file is in the database.
+		me = &MigrationError{Direction: p.dir, SQLFailure: SQLFailure{File: p.file,
+			Message: "the file ends the transaction the tool runs it in (ROLLBACK or ABORT in it), or resets the tool's settings (RESET ALL)",
+			Hint:    "remove that statement: each file already runs in one transaction with its version row (the lint rule transaction-control reports it)"},
+			Version: d.current}
+	default:
+		me = sqlError(err, p.dir, p.file, p.body, q.bodyStart, d.current)
+		// A broken connection may have cut the batch off after the server ran more of it.
+		me.Unknown = me.SQLState == ""
+	}
 	if d.inTx {
-		me.Version = d.before
+		me.Version, me.Unknown = d.before, false
 		me.Detail = strings.TrimPrefix(me.Detail+"; the whole single transaction was rolled back", "; ")
 	}
 	return me
@@ -613,11 +677,12 @@ func (d *driver) applied(p *pendingMigrate, version int, duration time.Duration)
 func (d *driver) begin(target int) error {
 	p := &pendingMigrate{target: target, started: time.Now(), dir: Up}
 	v := target
-	if target < d.current {
-		p.dir, v = Down, d.current
+	if current := d.queuedVersion(); target < current {
+		p.dir, v = Down, current
 	}
 	m, ok := d.src.Find(uint(v))
 	if !ok {
+		d.failed = true
 		return fmt.Errorf("%w: no migration file for version %d", ErrUnknownVersion, v)
 	}
 	p.label = m
@@ -654,23 +719,15 @@ func (d *driver) Run(r io.Reader) error {
 		return fmt.Errorf("read %s: %w", p.file, err)
 	}
 	p.body = body
+	if i := invalidUTF8(body); i >= 0 {
+		return d.refuse(p, &SQLFailure{File: p.file, Line: 1 + bytes.Count(body[:i], []byte("\n")),
+			Message: "the file is not valid UTF-8", Hint: "save it as UTF-8: SQL goes to PostgreSQL as UTF-8"})
+	}
 	if !p.noTx {
 		if d.preflight != nil {
 			prepared, failure := d.preflight(p.file, body)
 			if failure != nil {
-				d.pending = nil
-				if !d.inTx {
-					// The migrations queued before this one are fine: apply them first.
-					if err := d.flush(); err != nil {
-						return err
-					}
-				}
-				d.failed = true
-				me := &MigrationError{Direction: p.dir, SQLFailure: *failure, Version: d.current}
-				if d.inTx {
-					me.Version = d.before // the single transaction rolls back as a whole
-				}
-				return me
+				return d.refuse(p, failure)
 			}
 			p.body = prepared
 		}
@@ -701,6 +758,35 @@ func (d *driver) Run(r io.Reader) error {
 	return nil
 }
 
+// refuse reports a file that must not run at all. The migrations queued before it are fine:
+// they are applied first, unless the single transaction is to roll back anyway.
+func (d *driver) refuse(p *pendingMigrate, failure *SQLFailure) error {
+	d.pending = nil
+	if !d.inTx {
+		if err := d.flush(); err != nil {
+			return err
+		}
+	}
+	d.failed = true
+	me := &MigrationError{Direction: p.dir, SQLFailure: *failure, Version: d.current}
+	if d.inTx {
+		me.Version = d.before // the single transaction rolls back as a whole
+	}
+	return me
+}
+
+// invalidUTF8 is the offset of the first byte of b that is not UTF-8, or -1.
+func invalidUTF8(b []byte) int {
+	for i := 0; i < len(b); {
+		r, size := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && size == 1 {
+			return i
+		}
+		i += size
+	}
+	return -1
+}
+
 // recoverCommand is the exact way out of a failed no-transaction file. It holds a single statement
 // (PostgreSQL refuses CONCURRENTLY beside others), so a failure means that statement did not take
 // effect, apart from an INVALID index a failed CREATE INDEX CONCURRENTLY leaves behind.
@@ -724,12 +810,13 @@ func guardEnd(version int) string {
 		version, guardMessage, bodyEndColumn)
 }
 
-// endedTransaction reports whether a statement that completed before a failure was a COMMIT or
-// ROLLBACK (END is tagged COMMIT): then what ran before it may be committed while the error says the
-// migration failed.
-func endedTransaction(results []*pgconn.Result) bool {
+// committedInBody reports whether a statement of the body committed (END is tagged COMMIT) or
+// prepared the tool's transaction: then part of the file may be in the database while its version
+// is not. A ROLLBACK or ABORT cannot leave anything behind (what follows it runs in an implicit
+// transaction that the failure rolls back), and ROLLBACK TO SAVEPOINT is tagged ROLLBACK too.
+func committedInBody(results []*pgconn.Result) bool {
 	for _, r := range results {
-		if tag := r.CommandTag.String(); tag == "COMMIT" || tag == "ROLLBACK" || tag == "PREPARE TRANSACTION" {
+		if tag := r.CommandTag.String(); tag == "COMMIT" || tag == "PREPARE TRANSACTION" {
 			return true
 		}
 	}
@@ -750,7 +837,7 @@ func isGuardError(err error) bool {
 // committed without its version row, and only a person can tell.
 func (d *driver) transactionControlError(p *pendingMigrate, version int) error {
 	me := &MigrationError{Direction: p.dir, SQLFailure: SQLFailure{File: p.file,
-		Message: "the file ends the transaction the tool runs it in (COMMIT, ROLLBACK or END in it): statements before that point may be committed while the version was not recorded",
+		Message: "the file ends the transaction the tool runs it in (COMMIT, END or PREPARE TRANSACTION in it): statements before that point may be committed while the version was not recorded",
 		Hint:    "remove the transaction control: each file already runs in one transaction with its version row (the lint rule transaction-control reports it)"},
 		Version: version, Dirty: true,
 		Recover: fmt.Sprintf("check what of %s is in the database, undo it by hand, then run `migrate force %d`", p.file, max(d.current, 0))}

@@ -104,6 +104,8 @@ type MigrationError struct {
 	SQLFailure
 	Version int  // where the database is now (-1: no version)
 	Dirty   bool // only for a no-transaction file
+	// Unknown: the connection broke while a batch ran, so the database may be past Version.
+	Unknown bool
 	Recover string
 	Err     error
 }
@@ -116,6 +118,9 @@ func (e *MigrationError) Error() string {
 			at = "no version"
 		}
 		return s + fmt.Sprintf("; the database is marked dirty at %s: %s", at, e.Recover)
+	}
+	if e.Unknown {
+		return s + "; the database is at " + versionText(e.Version) + " or, if the server ran more before the connection broke, past it: `migrate status` tells"
 	}
 	return s + "; nothing of it was applied, the database is still at " + versionText(e.Version)
 }

@@ -373,6 +373,7 @@ func (m *Migrator) run(ctx context.Context, target int, op func(*migrate.Migrate
 	}
 	var results []Result
 	err := m.withConn(ctx, func(_ *pgx.Conn, d *driver) error {
+		d.target = target
 		mg, err := migrate.NewWithInstance("visiona", sourceDriver{m.src}, "visiona-pgx", d)
 		if err != nil {
 			return fmt.Errorf("start golang-migrate: %w", err)

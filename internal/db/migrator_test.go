@@ -956,3 +956,87 @@ func TestBatches(t *testing.T) {
 		t.Error("single transaction: t1 exists after the rollback")
 	}
 }
+
+// TestBatchEdges: what a batch must not change. 000006 is the third of the third batch (1, 2, 4).
+func TestBatchEdges(t *testing.T) {
+	ctx := context.Background()
+	history := func(cfg config.DB) []int {
+		t.Helper()
+		rows, err := connect(t, cfg).Query(ctx, "SELECT version FROM schema_migrations_history ORDER BY version")
+		if err != nil {
+			t.Fatal(err)
+		}
+		vs, err := pgx.CollectRows(rows, pgx.RowTo[int])
+		if err != nil {
+			t.Fatal(err)
+		}
+		return vs
+	}
+
+	// Reverting several: each step names its own file, deletes its own history row, and honours
+	// its own no-transaction marker.
+	fsys := tables(10, map[string]string{"000006_t6.down.sql": "-- migrate:no-transaction\nDROP TABLE t6;\n"})
+	cfg := newDB(t)
+	var reverted []uint
+	m := newMigrator(t, cfg, fsys, db.WithProgress(func(r db.Result) {
+		if r.Direction == db.Down {
+			reverted = append(reverted, r.Version)
+		}
+	}))
+	if _, err := m.Up(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Down(ctx, 6); err != nil {
+		t.Fatalf("down 6 across a no-transaction file: %v", err)
+	}
+	if want := []uint{10, 9, 8, 7, 6, 5}; !slices.Equal(reverted, want) {
+		t.Errorf("reverted %v, want %v", reverted, want)
+	}
+	mustVersion(t, m, 4)
+	if got := history(cfg); !slices.Equal(got, []int{1, 2, 3, 4}) {
+		t.Errorf("history after down 6: %v, want [1 2 3 4]", got)
+	}
+
+	// A syntax error is found by PostgreSQL before it runs any of the query: the migrations
+	// before the faulty one are applied all the same, and the error is the file's own.
+	for _, single := range []bool{false, true} {
+		bad := tables(8, map[string]string{"000006_t6.up.sql": "CREATE TABLE t6 (id int);\nCREATE TABLE oops (;\n"})
+		cfg := newDB(t)
+		var opts []db.Option
+		want := 5
+		if single {
+			opts, want = []db.Option{db.WithSingleTransaction()}, -1
+		}
+		_, err := newMigrator(t, cfg, bad, opts...).Up(ctx)
+		var me *db.MigrationError
+		if !errors.As(err, &me) || me.File != "000006_t6.up.sql" || me.Line != 2 || me.SQLState != "42601" || me.Version != want {
+			t.Errorf("single=%v: err = %v, want 000006_t6.up.sql:2 42601 with the database at %d", single, err, want)
+		}
+	}
+
+	// Bytes that are not UTF-8 are refused before they are sent, with their line.
+	cfg = newDB(t)
+	_, err := newMigrator(t, cfg, tables(8, map[string]string{"000006_t6.up.sql": "CREATE TABLE t6 (id int);\n-- caf\xe9\n"})).Up(ctx)
+	var me *db.MigrationError
+	if !errors.As(err, &me) || me.File != "000006_t6.up.sql" || me.Line != 2 || me.Version != 5 || !strings.Contains(err.Error(), "UTF-8") {
+		t.Errorf("invalid UTF-8: err = %v, want 000006_t6.up.sql:2 refused at version 5", err)
+	}
+
+	// A ROLLBACK leaves nothing behind: not dirty, whether the guard or a later statement fails.
+	for name, body := range map[string]string{
+		"rollback":              "CREATE TABLE t6 (id int);\nROLLBACK;\n",
+		"rollback to savepoint": "CREATE TABLE t6 (id int);\nSAVEPOINT a;\nCREATE TABLE x (id int);\nROLLBACK TO SAVEPOINT a;\nSELECT nope FROM t6;\n",
+	} {
+		cfg := newDB(t)
+		m := newMigrator(t, cfg, tables(8, map[string]string{"000006_t6.up.sql": body}))
+		_, err := m.Up(ctx)
+		if !errors.As(err, &me) || me.Dirty || me.Version != 5 {
+			t.Errorf("%s: err = %v, want a clean failure at version 5", name, err)
+			continue
+		}
+		mustVersion(t, m, 5)
+		if tableExists(t, connect(t, cfg), "t6") {
+			t.Errorf("%s: t6 exists", name)
+		}
+	}
+}
