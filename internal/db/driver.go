@@ -31,10 +31,11 @@ const (
 )
 
 // driver implements golang-migrate's database.Driver on one pgx connection. golang-migrate calls,
-// per migration, SetVersion(v, dirty=true), Run(body), SetVersion(v, dirty=false), and commits each
-// of the three on its own; here the first two only remember, and the third sends the SQL and the
-// version bookkeeping as one simple-protocol query, which PostgreSQL runs as one implicit
-// transaction: one round trip and one commit, and a failure or a kill leaves the previous version.
+// per migration, SetVersion(v, dirty=true), Run(body), SetVersion(v, dirty=false), and its stock
+// drivers commit each of the three on their own; here the first two only remember, and the third
+// queues the SQL with its version and history rows in one transaction (see queue): one commit, and
+// a failure or a kill leaves the previous version. Queued migrations go to the server several to a
+// query (see flush); a no-transaction file, the end of the run, or a full batch sends them.
 type driver struct {
 	ctx         context.Context
 	conn        *pgconn.PgConn
