@@ -61,14 +61,15 @@ type driver struct {
 	log           *slog.Logger
 	onApplied     func(Result)
 
-	current    int             // the version the database is at, -1 for none
-	before     int             // the version at the start of the run
-	target     int             // where the operation should leave it: single-transaction mode commits only there
-	pending    *pendingMigrate // the migration golang-migrate is in the middle of
-	batch      batch           // transactional migrations waiting to be sent (see queue)
-	batchLimit int             // how many the next batch may hold
-	batchMax   int             // and at most
-	results    []Result        // what this session applied, in order
+	current    int                   // the version the database is at, -1 for none
+	before     int                   // the version at the start of the run
+	target     int                   // where the operation should leave it: single-transaction mode commits only there
+	targetOf   func(current int) int // target from the version found under the lock (see Version)
+	pending    *pendingMigrate       // the migration golang-migrate is in the middle of
+	batch      batch                 // transactional migrations waiting to be sent (see queue)
+	batchLimit int                   // how many the next batch may hold
+	batchMax   int                   // and at most
+	results    []Result              // what this session applied, in order
 }
 
 type pendingMigrate struct {
@@ -265,7 +266,13 @@ func (d *driver) Unlock() error {
 		} else if err := d.exec(d.stmtCtx(), d.bookkeeping(d.current, false)+d.txHistorySQL()+" COMMIT"); err != nil {
 			// A deferred constraint, say, fails at COMMIT: nothing of the run was applied.
 			d.failed, d.current = true, d.before
-			d.commitErr = sqlError(err, Up, "(the single transaction's COMMIT)", nil, 0, d.before)
+			dir := Up
+			if d.current < d.before {
+				dir = Down
+			}
+			d.commitErr = sqlError(err, dir, "(the single transaction's COMMIT)", nil, 0, d.before)
+			// A connection that broke during COMMIT leaves the outcome to the server.
+			d.commitErr.Unknown = d.commitErr.SQLState == ""
 			d.commitErr.Detail = strings.TrimPrefix(d.commitErr.Detail+"; the whole single transaction was rolled back", "; ")
 			if d.conn.TxStatus() != 'I' {
 				// The bookkeeping before COMMIT failed: the transaction is still open, aborted.
@@ -339,6 +346,9 @@ func (d *driver) Version() (int, bool, error) {
 		return 0, false, err
 	}
 	d.current, d.before = v, v
+	if d.targetOf != nil {
+		d.target = d.targetOf(v)
+	}
 	if v > 0 && !dirty {
 		if _, ok := d.src.Find(uint(v)); !ok {
 			return 0, false, &AheadError{DatabaseVersion: uint(v), LatestFile: d.src.Latest()}
@@ -582,7 +592,8 @@ func (d *driver) flush() error {
 		return nil
 	}
 	d.batchLimit = 1
-	if len(starts) == 0 && len(items) > 1 {
+	var pgErr *pgconn.PgError
+	if len(starts) == 0 && len(items) > 1 && errors.As(err, &pgErr) {
 		// PostgreSQL parses a whole query before it runs any of it, so a syntax error (or bytes
 		// that are not UTF-8) anywhere in the batch ran nothing.
 		if !d.inTx {
@@ -596,13 +607,11 @@ func (d *driver) flush() error {
 			}
 			return nil
 		}
-		// The single transaction is aborted already: find the body the error points into.
-		var pgErr *pgconn.PgError
-		if errors.As(err, &pgErr) {
-			for i, q := range items {
-				if pos := int(pgErr.Position); pos > q.bodyStart && pos <= q.bodyStart+q.bodyRunes {
-					done = i
-				}
+		// The single transaction is aborted already: the error points into the faulty body, or
+		// just past it when the body left a statement or a quote open.
+		for i, q := range items {
+			if int(pgErr.Position) > q.bodyStart {
+				done = i
 			}
 		}
 	}
@@ -842,6 +851,9 @@ func (d *driver) transactionControlError(p *pendingMigrate, version int) error {
 		Hint:    "remove the transaction control: each file already runs in one transaction with its version row (the lint rule transaction-control reports it)"},
 		Version: version, Dirty: true,
 		Recover: fmt.Sprintf("check what of %s is in the database, undo it by hand, then run `migrate force %d`", p.file, max(d.current, 0))}
+	if d.inTx {
+		me.Detail = "in single-transaction mode that COMMIT also committed every migration of the run before this file, without their version rows (`migrate force` records them)"
+	}
 	// The mark goes in on its own: the body's COMMIT ended any transaction this run had open.
 	if err := d.exec(d.stmtCtx(), d.bookkeeping(version, true)); err != nil {
 		return errors.Join(me, fmt.Errorf("mark version %d dirty: %w", version, err))

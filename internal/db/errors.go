@@ -240,13 +240,16 @@ func sqlError(err error, dir Direction, file string, body []byte, offset, versio
 	return me
 }
 
-// lineColumn maps PostgreSQL's 1-based character position to a line and column of body. A
-// position past the body is in our bookkeeping statements and maps to nothing.
+// lineColumn maps PostgreSQL's 1-based character position to a line and column of body; a
+// position past the body maps to the body's end.
 func lineColumn(body []byte, pos int) (line, col int) {
 	runes := []rune(string(body))
-	if pos > len(runes) {
+	if len(runes) == 0 {
 		return 0, 0
 	}
+	// Past the body is the tool's own statements: the body left a statement or a quote open, and
+	// the end of the file is where to look.
+	pos = min(pos, len(runes))
 	line, col = 1, 1
 	for _, r := range runes[:pos-1] {
 		if r == '\n' {

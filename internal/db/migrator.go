@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/golang-migrate/migrate/v4"
@@ -208,7 +209,7 @@ func (m *Migrator) Source() *Source { return m.src }
 
 // Up applies every pending migration.
 func (m *Migrator) Up(ctx context.Context) ([]Result, error) {
-	return m.run(ctx, int(m.src.Latest()), func(mg *migrate.Migrate) error { return mg.Up() })
+	return m.run(ctx, fixed(int(m.src.Latest())), func(mg *migrate.Migrate) error { return mg.Up() })
 }
 
 // Down reverts the last steps migrations; steps must be at least 1 and no more than are applied.
@@ -224,16 +225,17 @@ func (m *Migrator) Down(ctx context.Context, steps int) ([]Result, error) {
 	if steps > applied {
 		return nil, fmt.Errorf("%w: down %d, but only %d migration(s) are applied; use down %d or down -all", ErrInvalidArgument, steps, applied, applied)
 	}
-	target := -1
-	if migs := m.src.Migrations(); applied-steps > 0 {
-		target = int(migs[applied-steps-1].Version)
+	// The target counts from the version found under the lock: another migrator may have moved
+	// it since the check above.
+	target := func(current int) int {
+		return m.stepsBack(current, steps)
 	}
 	return m.run(ctx, target, func(mg *migrate.Migrate) error { return mg.Steps(-steps) })
 }
 
 // DownAll reverts every applied migration.
 func (m *Migrator) DownAll(ctx context.Context) ([]Result, error) {
-	return m.run(ctx, database.NilVersion, func(mg *migrate.Migrate) error { return mg.Down() })
+	return m.run(ctx, fixed(database.NilVersion), func(mg *migrate.Migrate) error { return mg.Down() })
 }
 
 // Goto migrates up or down to version v; 0 means no migration applied.
@@ -244,8 +246,28 @@ func (m *Migrator) Goto(ctx context.Context, v uint) ([]Result, error) {
 	if _, ok := m.src.Find(v); !ok {
 		return nil, m.unknownVersion(v)
 	}
-	return m.run(ctx, int(v), func(mg *migrate.Migrate) error { return mg.Migrate(v) })
+	return m.run(ctx, fixed(int(v)), func(mg *migrate.Migrate) error { return mg.Migrate(v) })
 }
+
+// fixed is a target that does not depend on where the database is.
+func fixed(v int) func(int) int { return func(int) int { return v } }
+
+// stepsBack is the version steps migrations below current: NilVersion for none left, and
+// unreachableVersion when fewer than steps are applied (golang-migrate then stops short).
+func (m *Migrator) stepsBack(current, steps int) int {
+	migs := m.src.Migrations()
+	i := slices.IndexFunc(migs, func(mig Migration) bool { return int(mig.Version) == current })
+	switch {
+	case i < 0 || i+1 < steps:
+		return unreachableVersion
+	case i+1 == steps:
+		return database.NilVersion
+	}
+	return int(migs[i-steps].Version)
+}
+
+// unreachableVersion is no version a run can end at.
+const unreachableVersion = -2
 
 // Force records version v as applied and clean without running anything: the way out of a dirty
 // state once a person has checked the database. 0 records no version.
@@ -256,7 +278,7 @@ func (m *Migrator) Force(ctx context.Context, v uint) error {
 	} else if _, ok := m.src.Find(v); !ok {
 		return m.unknownVersion(v)
 	}
-	_, err := m.run(ctx, target, func(mg *migrate.Migrate) error { return mg.Force(target) })
+	_, err := m.run(ctx, fixed(target), func(mg *migrate.Migrate) error { return mg.Force(target) })
 	return err
 }
 
@@ -367,13 +389,13 @@ func (m *Migrator) withConn(ctx context.Context, fn func(*pgx.Conn, *driver) err
 
 // run drives golang-migrate's engine with our driver and turns its outcome into our errors. target
 // is where op would leave the database, so an interrupt that came too late to matter is no error.
-func (m *Migrator) run(ctx context.Context, target int, op func(*migrate.Migrate) error) ([]Result, error) {
+func (m *Migrator) run(ctx context.Context, target func(current int) int, op func(*migrate.Migrate) error) ([]Result, error) {
 	if err := m.verify(); err != nil {
 		return nil, err
 	}
 	var results []Result
 	err := m.withConn(ctx, func(_ *pgx.Conn, d *driver) error {
-		d.target = target
+		d.targetOf, d.target = target, target(d.current)
 		mg, err := migrate.NewWithInstance("visiona", sourceDriver{m.src}, "visiona-pgx", d)
 		if err != nil {
 			return fmt.Errorf("start golang-migrate: %w", err)
@@ -390,17 +412,17 @@ func (m *Migrator) run(ctx context.Context, target int, op func(*migrate.Migrate
 		if d.commitErr != nil {
 			return d.commitErr
 		}
-		return m.translate(ctx, err, d, target)
+		return m.translate(ctx, err, d)
 	})
 	return results, err
 }
 
-func (m *Migrator) translate(ctx context.Context, err error, d *driver, target int) error {
+func (m *Migrator) translate(ctx context.Context, err error, d *driver) error {
 	var dirty migrate.ErrDirty
 	var short migrate.ErrShortLimit
 	switch {
 	case err == nil || errors.Is(err, migrate.ErrNoChange):
-		if ctx.Err() != nil && d.current != target {
+		if ctx.Err() != nil && d.current != d.target {
 			return fmt.Errorf("%w: stopped between migrations at %s; run the command again to continue", ErrInterrupted, versionText(d.current))
 		}
 		return nil

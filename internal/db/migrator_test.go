@@ -998,19 +998,25 @@ func TestBatchEdges(t *testing.T) {
 	}
 
 	// A syntax error is found by PostgreSQL before it runs any of the query: the migrations
-	// before the faulty one are applied all the same, and the error is the file's own.
+	// before the faulty one are applied all the same, and the error is the file's own, also when
+	// the file leaves a statement or a quote open and the error lands in what follows it.
 	for _, single := range []bool{false, true} {
-		bad := tables(8, map[string]string{"000006_t6.up.sql": "CREATE TABLE t6 (id int);\nCREATE TABLE oops (;\n"})
-		cfg := newDB(t)
-		var opts []db.Option
-		want := 5
-		if single {
-			opts, want = []db.Option{db.WithSingleTransaction()}, -1
-		}
-		_, err := newMigrator(t, cfg, bad, opts...).Up(ctx)
-		var me *db.MigrationError
-		if !errors.As(err, &me) || me.File != "000006_t6.up.sql" || me.Line != 2 || me.SQLState != "42601" || me.Version != want {
-			t.Errorf("single=%v: err = %v, want 000006_t6.up.sql:2 42601 with the database at %d", single, err, want)
+		for _, body := range []string{
+			"CREATE TABLE t6 (id int);\nCREATE TABLE oops (;\n",
+			"CREATE TABLE t6 (id int);\nCREATE TABLE oops (id int\n",
+			"CREATE TABLE t6 (id int);\nCOMMENT ON TABLE t6 IS 'oops;\n",
+		} {
+			cfg := newDB(t)
+			var opts []db.Option
+			want := 5
+			if single {
+				opts, want = []db.Option{db.WithSingleTransaction()}, -1
+			}
+			_, err := newMigrator(t, cfg, tables(8, map[string]string{"000006_t6.up.sql": body}), opts...).Up(ctx)
+			var me *db.MigrationError
+			if !errors.As(err, &me) || me.File != "000006_t6.up.sql" || me.Line != 2 || me.SQLState != "42601" || me.Version != want {
+				t.Errorf("single=%v, %q: err = %v, want 000006_t6.up.sql:2 42601 with the database at %d", single, body, err, want)
+			}
 		}
 	}
 
@@ -1039,4 +1045,40 @@ func TestBatchEdges(t *testing.T) {
 			t.Errorf("%s: t6 exists", name)
 		}
 	}
+}
+
+// TestDownCountsFromTheLockedVersion: another migrator moves the database while a down waits for
+// the lock; the down reverts the last N of what it finds then, and single-transaction mode does
+// not mistake that for stopping short.
+func TestDownCountsFromTheLockedVersion(t *testing.T) {
+	ctx := context.Background()
+	cfg := newDB(t)
+	m := newMigrator(t, cfg, tables(8, nil), db.WithSingleTransaction())
+	if _, err := m.Goto(ctx, 4); err != nil {
+		t.Fatal(err)
+	}
+	holder := connect(t, cfg)
+	key, err := db.AdvisoryLockKey(ctx, holder)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := holder.Exec(ctx, "SELECT pg_advisory_lock($1)", key); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := m.Down(ctx, 2) // checks 2 <= 4 applied now, then waits for the lock
+		done <- err
+	}()
+	time.Sleep(300 * time.Millisecond)
+	if _, err := holder.Exec(ctx, "CREATE TABLE t5 (id int); CREATE TABLE t6 (id int); CREATE TABLE t7 (id int); CREATE TABLE t8 (id int); UPDATE schema_migrations SET version = 8"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := holder.Exec(ctx, "SELECT pg_advisory_unlock($1)", key); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("down 2 after the database moved to 8: %v", err)
+	}
+	mustVersion(t, m, 6)
 }

@@ -133,8 +133,9 @@ func TestLineColumn(t *testing.T) {
 	if line, col := lineColumn(body, pos); line != 3 || col != 1 {
 		t.Errorf("lineColumn = %d:%d, want 3:1", line, col)
 	}
-	if line, _ := lineColumn(body, len([]rune(string(body)))+5); line != 0 {
-		t.Errorf("a position in the bookkeeping maps to line %d, want 0", line)
+	// Past the body (the body left a statement open): the end of its last line.
+	if line, col := lineColumn(body, len([]rune(string(body)))+5); line != 3 || col != 9 {
+		t.Errorf("a position past the body maps to %d:%d, want 3:9", line, col)
 	}
 }
 
