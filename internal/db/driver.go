@@ -54,6 +54,7 @@ type driver struct {
 	inTx       bool            // the single transaction is open
 	failed     bool            // a migration failed: the single transaction must roll back
 	commitErr  *MigrationError // the single transaction's COMMIT failed
+	committed  bool            // the single transaction's COMMIT succeeded
 	unflushed  bool            // a migration committed without waiting for the WAL flush
 	// The single transaction's history rows, written at its COMMIT.
 	txHistoryUp   []string
@@ -265,19 +266,24 @@ func (d *driver) Unlock() error {
 			txErr = errors.Join(txErr, d.exec(d.stmtCtx(), "ROLLBACK"))
 		} else if err := d.exec(d.stmtCtx(), d.bookkeeping(d.current, false)+d.txHistorySQL()+" COMMIT"); err != nil {
 			// A deferred constraint, say, fails at COMMIT: nothing of the run was applied.
-			d.failed, d.current = true, d.before
 			dir := Up
 			if d.current < d.before {
 				dir = Down
 			}
+			d.failed, d.current = true, d.before
 			d.commitErr = sqlError(err, dir, "(the single transaction's COMMIT)", nil, 0, d.before)
-			// A connection that broke during COMMIT leaves the outcome to the server.
-			d.commitErr.Unknown = d.commitErr.SQLState == ""
-			d.commitErr.Detail = strings.TrimPrefix(d.commitErr.Detail+"; the whole single transaction was rolled back", "; ")
+			if d.commitErr.SQLState == "" {
+				// A connection that broke during COMMIT leaves the outcome to the server.
+				d.commitErr.Unknown = true
+			} else {
+				d.commitErr.Detail = strings.TrimPrefix(d.commitErr.Detail+"; the whole single transaction was rolled back", "; ")
+			}
 			if d.conn.TxStatus() != 'I' {
 				// The bookkeeping before COMMIT failed: the transaction is still open, aborted.
 				_ = d.exec(d.stmtCtx(), "ROLLBACK")
 			}
+		} else {
+			d.committed = true
 		}
 		d.txHistoryUp, d.txHistoryDown = nil, nil
 	}

@@ -406,7 +406,7 @@ func (m *Migrator) run(ctx context.Context, target func(current int) int, op fun
 		defer stop()
 		err = op(mg)
 		results = d.results
-		if d.singleTx && (d.failed || ctx.Err() != nil) {
+		if d.singleTx && !d.committed {
 			results = nil // rolled back with the transaction
 		}
 		if d.commitErr != nil {
