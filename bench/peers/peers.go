@@ -16,6 +16,7 @@ package peers
 import (
 	"context"
 	"embed"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -56,7 +57,7 @@ func Run(ctx context.Context, cfg Config, log io.Writer) (*Results, error) {
 		return nil, fmt.Errorf("the cache %s is inside the repository; choose a directory outside it", cfg.Cache)
 	}
 	if cfg.FlushDelay > 0 && cfg.PostgresURL != "" {
-		return nil, fmt.Errorf("a flush delay needs the throwaway server: it cannot be set on %s", "VISIONA_BENCH_POSTGRES_URL's server")
+		return nil, errors.New("-flush-delay needs the throwaway server; unset VISIONA_BENCH_POSTGRES_URL")
 	}
 	res := &Results{Started: time.Now(), Command: cfg.Command, Quick: cfg.Quick, Sizes: cfg.Sizes, Rounds: cfg.Rounds, FlushDelay: cfg.FlushDelay,
 		Host: Host{CPUs: runtime.NumCPU(), Go: runtime.Version(), Kernel: readTrim("/proc/sys/kernel/osrelease"), LoadStart: loadAvg()}}

@@ -67,8 +67,17 @@ func (d *driver) historyUpRowsSQL(rows ...string) string {
 		d.history, strings.Join(rows, ", "))
 }
 
-func (d *driver) historyDownSQL(versions ...string) string {
-	return fmt.Sprintf(" DELETE FROM %s WHERE version IN (%s);", d.history, strings.Join(versions, ", "))
+func (d *driver) historyDownSQL(versions ...uint) string {
+	list := make([]string, len(versions))
+	for i, v := range versions {
+		list[i] = strconv.FormatUint(uint64(v), 10)
+	}
+	return fmt.Sprintf(" DELETE FROM %s WHERE version IN (%s);", d.history, strings.Join(list, ", "))
+}
+
+// millis is a duration as history.duration_ms takes it.
+func millis(d time.Duration) string {
+	return strconv.FormatFloat(float64(d.Microseconds())/1000, 'f', 3, 64)
 }
 
 // reconcileHistorySQL makes the history agree with version: rows above it go, rows missing at or

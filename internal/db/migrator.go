@@ -395,7 +395,7 @@ func (m *Migrator) run(ctx context.Context, target func(current int) int, op fun
 	}
 	var results []Result
 	err := m.withConn(ctx, func(_ *pgx.Conn, d *driver) error {
-		d.targetOf, d.target = target, target(d.current)
+		d.targetOf = target
 		mg, err := migrate.NewWithInstance("visiona", sourceDriver{m.src}, "visiona-pgx", d)
 		if err != nil {
 			return fmt.Errorf("start golang-migrate: %w", err)
@@ -422,7 +422,7 @@ func (m *Migrator) translate(ctx context.Context, err error, d *driver) error {
 	var short migrate.ErrShortLimit
 	switch {
 	case err == nil || errors.Is(err, migrate.ErrNoChange):
-		if ctx.Err() != nil && d.current != d.target {
+		if ctx.Err() != nil && d.current != d.target() {
 			return fmt.Errorf("%w: stopped between migrations at %s; run the command again to continue", ErrInterrupted, versionText(d.current))
 		}
 		return nil
