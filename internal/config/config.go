@@ -55,6 +55,12 @@ type DB struct {
 	Password string
 	Name     string
 	SSLMode  string
+	// TLS files, as libpq's sslrootcert, sslcert and sslkey: the CA that signs the server's
+	// certificate (verify-ca, verify-full; with require it verifies too), and a client
+	// certificate and key for servers that ask for one.
+	SSLRootCert string
+	SSLCert     string
+	SSLKey      string
 
 	AutoMigrate bool          // a server migrates up at start
 	LockTimeout time.Duration // how long to wait for another migrator's lock
@@ -104,6 +110,9 @@ func Load(lookup Lookup) (Config, error) {
 			Password:                  p.str("VISIONA_DB_PASSWORD", ""),
 			Name:                      p.str("VISIONA_DB_NAME", ""),
 			SSLMode:                   p.oneOf("VISIONA_DB_SSLMODE", DefaultSSLMode, sslModes),
+			SSLRootCert:               p.str("VISIONA_DB_SSLROOTCERT", ""),
+			SSLCert:                   p.str("VISIONA_DB_SSLCERT", ""),
+			SSLKey:                    p.str("VISIONA_DB_SSLKEY", ""),
 			AutoMigrate:               p.boolean("VISIONA_DB_AUTO_MIGRATE", false),
 			LockTimeout:               p.duration("VISIONA_DB_LOCK_TIMEOUT", DefaultLockTimeout),
 			MigrationLockTimeout:      p.durationOrZero("VISIONA_DB_MIGRATION_LOCK_TIMEOUT", DefaultMigrationLockTimeout),
@@ -127,6 +136,9 @@ func Load(lookup Lookup) (Config, error) {
 	}
 	if p.err == nil && cfg.DB.MinConns > cfg.DB.MaxConns {
 		p.err = &Error{Var: "VISIONA_DB_MIN_CONNS", Reason: fmt.Sprintf("%d is more than VISIONA_DB_MAX_CONNS (%d)", cfg.DB.MinConns, cfg.DB.MaxConns)}
+	}
+	if p.err == nil && (cfg.DB.SSLCert == "") != (cfg.DB.SSLKey == "") {
+		p.err = &Error{Var: "VISIONA_DB_SSLCERT", Reason: "a client certificate needs both VISIONA_DB_SSLCERT and VISIONA_DB_SSLKEY; set both or neither"}
 	}
 	if p.err == nil && strings.ContainsAny(cfg.DB.Host, " '\\") {
 		p.err = &Error{Var: "VISIONA_DB_HOST", Reason: fmt.Sprintf("%q is not a host name, address or socket directory", cfg.DB.Host)}
