@@ -12,8 +12,9 @@ import (
 // a model, not a catalog: what it does not know (a table created in a DO block), the rules treat
 // as existing and unknown.
 type schema struct {
-	tables map[string]*table
-	funcs  map[string]string // function name → "immutable", "stable" or "volatile"
+	tables  map[string]*table
+	funcs   map[string]string // function name → "immutable", "stable" or "volatile"
+	indexes map[string]string // index key → its table's key
 }
 
 type table struct {
@@ -35,7 +36,7 @@ type notNullCheck struct {
 }
 
 func newSchema() *schema {
-	return &schema{tables: map[string]*table{}, funcs: map[string]string{}}
+	return &schema{tables: map[string]*table{}, funcs: map[string]string{}, indexes: map[string]string{}}
 }
 
 func newTable() *table {
@@ -43,7 +44,7 @@ func newTable() *table {
 }
 
 func (s *schema) clone() *schema {
-	c := &schema{tables: make(map[string]*table, len(s.tables)), funcs: maps.Clone(s.funcs)}
+	c := &schema{tables: make(map[string]*table, len(s.tables)), funcs: maps.Clone(s.funcs), indexes: maps.Clone(s.indexes)}
 	for name, t := range s.tables {
 		ct := &table{partitioned: t.partitioned, columns: make(map[string]*column, len(t.columns)), checks: maps.Clone(t.checks)}
 		for cn, col := range t.columns {
