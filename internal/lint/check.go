@@ -51,7 +51,7 @@ func (c *checker) statement(raw *pg_query.RawStmt) {
 		if n.CreateTableAsStmt.Into != nil && n.CreateTableAsStmt.Into.Rel != nil {
 			key := relKey(n.CreateTableAsStmt.Into.Rel)
 			c.created[key] = true
-			c.s.tables[key] = newTable()
+			c.s.tables[key] = &table{owner: c.s, columns: map[string]*column{}, checks: map[string]notNullCheck{}}
 		}
 	case *pg_query.Node_IndexStmt:
 		c.createIndex(n.IndexStmt, at)
@@ -124,7 +124,7 @@ func (c *checker) createTable(cs *pg_query.CreateStmt, at int) {
 	}
 	c.created[key] = true
 	t := newTable()
-	t.partitioned = cs.Partspec != nil
+	t.owner, t.partitioned = c.s, cs.Partspec != nil
 	c.s.tables[key] = t
 	pk := map[string]bool{}
 	for _, elt := range cs.TableElts {

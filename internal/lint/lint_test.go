@@ -486,3 +486,23 @@ func TestParseVersion(t *testing.T) {
 		}
 	}
 }
+
+// What a down changes stays in the down: the next up sees the schema the ups built.
+func TestDownDoesNotLeak(t *testing.T) {
+	fsys := fstest.MapFS{
+		"000001_a.up.sql":   {Data: []byte("create table t (id bigint primary key, a int);\n")},
+		"000001_a.down.sql": {Data: []byte("drop table t;\n")},
+		"000002_b.up.sql":   {Data: []byte("alter table t add column b int;\n")},
+		"000002_b.down.sql": {Data: []byte("alter table t add constraint t_a_nn check (a is not null);\nalter table t drop column b;\n")},
+		"000003_c.up.sql":   {Data: []byte("alter table t alter column a set not null;\n")},
+		"000003_c.down.sql": {Data: []byte("alter table t alter column a drop not null;\n")},
+	}
+	var got []string
+	for _, f := range checkFS(t, fsys) {
+		got = append(got, f.File+" "+f.Rule)
+	}
+	want := []string{"000002_b.down.sql constraint-not-valid", "000003_c.up.sql set-not-null"}
+	if !slices.Equal(got, want) {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}
