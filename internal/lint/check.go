@@ -856,10 +856,15 @@ func (c *checker) columnType(table string, cd *pg_query.ColumnDef, primaryKey bo
 	if !primaryKey {
 		return
 	}
+	limit := "2^31"
 	switch typ {
-	case "int2", "int4", "serial", "serial4", "serial2", "smallserial":
-		c.f.report(at, rulePreferBigintPK, "primary key %s.%s is %s: it runs out at %s rows inserted, and widening it later rewrites the table and every table referencing it; use bigint GENERATED ALWAYS AS IDENTITY (or uuid)", table, cd.Colname, typeString(cd.TypeName), map[bool]string{true: "32767", false: "2^31"}[typ == "int2" || typ == "serial2" || typ == "smallserial"])
+	case "int2", "serial2", "smallserial":
+		limit = "32767"
+	case "int4", "serial", "serial4":
+	default:
+		return
 	}
+	c.f.report(at, rulePreferBigintPK, "primary key %s.%s is %s: it runs out at %s rows inserted, and widening it later rewrites the table and every table referencing it; use bigint GENERATED ALWAYS AS IDENTITY (or uuid)", table, cd.Colname, typeString(cd.TypeName), limit)
 }
 
 // identifiers reports identifiers longer than PostgreSQL keeps (NAMEDATALEN-1 = 63 bytes), once

@@ -320,7 +320,7 @@ func (f *file) result() []Finding {
 		if s.used {
 			continue
 		}
-		where := "the statement it precedes"
+		where := "its statement"
 		switch {
 		case s.fileWide:
 			where = f.name
