@@ -12,5 +12,5 @@ import (
 )
 
 func main() {
-	os.Exit(cli.Run(context.Background(), cli.OSEnv(os.Args[1:], migrations.FS, seed.FS, "migrations", migrations.LintBaseline)))
+	os.Exit(cli.Run(context.Background(), cli.OSEnv(os.Args[1:], migrations.FS, seed.FS, "migrations")))
 }

@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -46,16 +47,14 @@ type Env struct {
 	Migrations    fs.FS  // the embedded migration files
 	Seed          fs.FS  // the data reset loads after migrating; nil: none
 	MigrationsDir string // the on-disk folder `create` writes to
-	// LintBaseline: migrations up to this version predate the lint and are not reported.
-	LintBaseline uint
 }
 
 // OSEnv is the Env of a real process; it is called from main, so it also sizes golang-migrate's
 // buffers for the process (see db.SizeEngineBuffers).
-func OSEnv(args []string, migrations, seed fs.FS, dir string, lintBaseline uint) Env {
+func OSEnv(args []string, migrations, seed fs.FS, dir string) Env {
 	db.SizeEngineBuffers()
 	return Env{Args: args, Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Lookup: os.LookupEnv,
-		Interactive: term.IsTerminal(int(os.Stdin.Fd())), Migrations: migrations, Seed: seed, MigrationsDir: dir, LintBaseline: lintBaseline}
+		Interactive: term.IsTerminal(int(os.Stdin.Fd())), Migrations: migrations, Seed: seed, MigrationsDir: dir}
 }
 
 const usage = `usage: migrate [-json] <command> [arguments]
@@ -69,8 +68,11 @@ commands:
   status          list every migration file as applied or pending
   create NAME     write the next NNNNNN_NAME.up.sql / .down.sql pair into migrations/
   verify          check the migrations against migrations.sum (also done before every up/down)
-  lint            check the migration SQL with PostgreSQL's parser for statements that lock or
-                  break a live database (file:line rule message; exit 14 on errors)
+  lint [-format=text|json|github|sarif]
+                  check the migration SQL with PostgreSQL's parser for statements that lock or
+                  break a live database (exit 14 on errors); -format github is the default
+                  when GITHUB_ACTIONS=true; migrations/lint.conf holds the baseline, and
+                  VISIONA_DB_SERVER_VERSION (e.g. 14) the target server
   hash            rewrite migrations/migrations.sum after editing a migration that never ran
   reset           drop every object in a LOCAL database, migrate up, load the seed data
                   (refused unless the host is loopback or a unix socket, or
@@ -188,10 +190,7 @@ func (r *runner) run(ctx context.Context) error {
 		}
 		return r.verify()
 	case "lint":
-		if err := noArgs(cmd, args); err != nil {
-			return err
-		}
-		return r.lint()
+		return r.lint(args)
 	case "up", "down", "goto", "force", "version", "status", "reset":
 	default:
 		return usageErr("unknown command %q; want one of up, down, goto, force, version, status, create, verify, lint, hash, reset", cmd)
@@ -371,8 +370,33 @@ func (r *runner) verify() error {
 
 var errLint = errors.New("lint found errors")
 
-// lint checks the folder on disk in a checkout (what the next build embeds), else the embedded set.
-func (r *runner) lint() error {
+// lintFormats are the outputs of `lint -format`.
+var lintFormats = []string{"text", "json", "github", "sarif"}
+
+// lint checks the folder on disk in a checkout (what the next build embeds), else the embedded set,
+// with the baseline of its lint.conf and the target server of VISIONA_DB_SERVER_VERSION.
+func (r *runner) lint(args []string) error {
+	fset := flag.NewFlagSet("lint", flag.ContinueOnError)
+	fset.SetOutput(io.Discard)
+	format := fset.String("format", "", "text, json, github or sarif")
+	if err := fset.Parse(args); err != nil {
+		return usageErr("lint: %v", err)
+	}
+	if fset.NArg() > 0 {
+		return usageErr("lint takes no arguments, got %q", strings.Join(fset.Args(), " "))
+	}
+	lcfg, err := config.LoadLint(r.env.Lookup)
+	if err != nil {
+		return err
+	}
+	switch {
+	case *format == "" && lcfg.GitHubActions:
+		*format = "github"
+	case *format == "":
+		*format = "text"
+	case !slices.Contains(lintFormats, *format):
+		return usageErr("lint: -format %q is not one of %s", *format, strings.Join(lintFormats, ", "))
+	}
 	fsys, where := r.env.Migrations, "embedded migrations"
 	if fi, err := os.Stat(r.env.MigrationsDir); err == nil && fi.IsDir() {
 		fsys, where = os.DirFS(r.env.MigrationsDir), r.env.MigrationsDir+"/"
@@ -381,31 +405,57 @@ func (r *runner) lint() error {
 	if err != nil {
 		return err
 	}
-	findings, err := lint.Check(src, lint.Baseline(r.env.LintBaseline))
+	conf, err := lint.ReadConfig(fsys)
+	if err != nil {
+		return err
+	}
+	var target lint.Version
+	if lcfg.ServerMajor > 0 {
+		target = lint.Version{Major: lcfg.ServerMajor, Minor: lcfg.ServerMinor}
+	}
+	findings, err := lint.Check(src, lint.Baseline(conf.Baseline), lint.Target(target))
 	if err != nil {
 		return err
 	}
 	for i := range findings {
 		findings[i].File = "migrations/" + strings.TrimPrefix(findings[i].File, "migrations/")
 	}
-	if err := lint.Render(findings, &r.out.text); err != nil {
-		return err
-	}
-	errs := 0
-	for _, f := range findings {
-		if f.Severity == lint.Error {
-			errs++
+	report := lint.NewReport(findings, where, len(src.Migrations()), conf.Baseline, target)
+	if r.out.json { // `migrate -json lint`: the report inside the command's document
+		r.out.doc.Lint = &report
+	} else {
+		switch *format {
+		case "json":
+			err = lint.RenderJSON(report, &r.out.text)
+		case "sarif":
+			err = lint.RenderSARIF(report.Findings, &r.out.text)
+		case "github":
+			err = lint.RenderGitHub(report.Findings, &r.out.text)
+		default:
+			err = lint.Render(report.Findings, &r.out.text)
+		}
+		if err != nil {
+			return err
+		}
+		if *format == "text" || *format == "github" {
+			fmt.Fprintln(&r.out.text, lintSummary(report))
 		}
 	}
-	fmt.Fprintf(&r.out.text, "lint: %d error(s), %d warning(s) in %d migrations of %s", errs, len(findings)-errs, len(src.Migrations()), where)
-	if r.env.LintBaseline > 0 {
-		fmt.Fprintf(&r.out.text, " (up to %06d written before the lint: not reported)", r.env.LintBaseline)
-	}
-	fmt.Fprintln(&r.out.text)
-	if errs > 0 {
-		return fmt.Errorf("%w: %d error(s); see the lines above, or internal/lint/README.md for each rule and its safe form", errLint, errs)
+	if report.Errors > 0 {
+		return fmt.Errorf("%w: %d error(s); see the findings, or internal/lint/README.md for each rule and its safe form", errLint, report.Errors)
 	}
 	return nil
+}
+
+func lintSummary(r lint.Report) string {
+	s := fmt.Sprintf("lint: %d error(s), %d warning(s) in %d migrations of %s", r.Errors, r.Warnings, r.Migrations, r.Source)
+	if r.Target != "" {
+		s += fmt.Sprintf(" for PostgreSQL %s", r.Target)
+	}
+	if r.Baseline > 0 {
+		s += fmt.Sprintf(" (up to %06d written before the lint: not reported)", r.Baseline)
+	}
+	return s
 }
 
 func (r *runner) reset(ctx context.Context, cfg config.DB) error {

@@ -125,7 +125,7 @@ func TestLint(t *testing.T) {
 	// The repository's own migrations lint clean (past the baseline).
 	stdout.Reset()
 	code = cli.Run(context.Background(), cli.Env{Args: []string{"lint"}, Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: &stderr,
-		Lookup: func(string) (string, bool) { return "", false }, Migrations: migrations.FS, MigrationsDir: "../../migrations", LintBaseline: migrations.LintBaseline})
+		Lookup: func(string) (string, bool) { return "", false }, Migrations: migrations.FS, MigrationsDir: "../../migrations"})
 	if code != cli.ExitOK {
 		t.Errorf("our migrations: exit %d\n%s", code, stdout.String())
 	}
@@ -329,5 +329,110 @@ func TestMageAndCLIAgree(t *testing.T) {
 		if m != c {
 			t.Errorf("mage %v and migrate %v differ:\nmage:    exit %d\n%s%s\nmigrate: exit %d\n%s%s", p.mage, p.cli, m.code, m.stdout, m.stderr, c.code, c.stdout, c.stderr)
 		}
+	}
+}
+
+// lintRun runs `migrate <args>` on a migrations folder with the given environment.
+func lintRun(t *testing.T, dir string, env map[string]string, args ...string) (int, string, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	code := cli.Run(context.Background(), cli.Env{Args: args, Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: &stderr,
+		Lookup: func(k string) (string, bool) { v, ok := env[k]; return v, ok }, Migrations: os.DirFS(dir), MigrationsDir: dir})
+	return code, stdout.String(), stderr.String()
+}
+
+// Every format reports the same findings with the same exit code; GitHub Actions gets annotations
+// by default.
+func TestLintFormats(t *testing.T) {
+	dir := "../../testdata/lint/not-concurrently/bad"
+	code, out, _ := lintRun(t, dir, nil, "lint", "-format=json")
+	var doc struct {
+		Format   string
+		Errors   int
+		Findings []struct{ File, Rule string }
+	}
+	if err := json.Unmarshal([]byte(out), &doc); err != nil || code != cli.ExitLint {
+		t.Fatalf("json: exit %d, %v:\n%s", code, err, out)
+	}
+	if doc.Format != "visiona-lint/1" || doc.Errors != 4 || len(doc.Findings) != 4 || !strings.HasPrefix(doc.Findings[0].File, "migrations/") {
+		t.Errorf("json document: %+v", doc)
+	}
+
+	code, out, _ = lintRun(t, dir, nil, "lint", "-format=sarif")
+	var log struct {
+		Version string
+		Runs    []struct{ Results []struct{ RuleID string } }
+	}
+	if err := json.Unmarshal([]byte(out), &log); err != nil || code != cli.ExitLint || log.Version != "2.1.0" || len(log.Runs[0].Results) != 4 {
+		t.Errorf("sarif: exit %d, %v, %+v", code, err, log)
+	}
+
+	for _, c := range []struct {
+		env  map[string]string
+		args []string
+	}{{map[string]string{"GITHUB_ACTIONS": "true"}, []string{"lint"}}, {nil, []string{"lint", "-format", "github"}}} {
+		code, out, _ = lintRun(t, dir, c.env, c.args...)
+		lines := strings.Split(strings.TrimSpace(out), "\n")
+		if code != cli.ExitLint || len(lines) != 5 || !strings.HasPrefix(lines[0], "::error file=migrations/000002_index_items_name.down.sql,line=1,col=1,title=not-concurrently::DROP INDEX") ||
+			!strings.HasPrefix(lines[4], "lint: 4 error(s)") {
+			t.Errorf("github %v %v: exit %d:\n%s", c.env, c.args, code, out)
+		}
+	}
+
+	// -json (every command's document) carries the same report under "lint".
+	code, out, _ = lintRun(t, dir, nil, "-json", "lint")
+	var cmdDoc struct {
+		Command  string
+		ExitCode int `json:"exit_code"`
+		Lint     struct{ Errors int }
+	}
+	if err := json.Unmarshal([]byte(out), &cmdDoc); err != nil || code != cli.ExitLint || cmdDoc.Command != "lint" || cmdDoc.ExitCode != cli.ExitLint || cmdDoc.Lint.Errors != 4 {
+		t.Errorf("-json lint: exit %d, %v, %+v", code, err, cmdDoc)
+	}
+
+	if code, _, stderr := lintRun(t, dir, nil, "lint", "-format=xml"); code != cli.ExitUsage || !strings.Contains(stderr, `-format "xml" is not one of text, json, github, sarif`) {
+		t.Errorf("-format=xml: exit %d, %q", code, stderr)
+	}
+	if code, _, stderr := lintRun(t, dir, map[string]string{"VISIONA_DB_SERVER_VERSION": "fourteen"}, "lint"); code != cli.ExitConfig || !strings.Contains(stderr, "VISIONA_DB_SERVER_VERSION") {
+		t.Errorf("bad server version: exit %d, %q", code, stderr)
+	}
+}
+
+// The baseline comes from lint.conf beside the migrations, and the target server from the
+// environment.
+func TestLintConfAndTarget(t *testing.T) {
+	dir := t.TempDir()
+	src := "../../testdata/lint/not-concurrently/bad"
+	entries, err := os.ReadDir(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		data, err := os.ReadFile(filepath.Join(src, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, e.Name()), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write := func(body string) {
+		if err := os.WriteFile(filepath.Join(dir, "lint.conf"), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("# the history before the lint\nbaseline = 3\n")
+	code, out, _ := lintRun(t, dir, map[string]string{"VISIONA_DB_SERVER_VERSION": "14"}, "lint")
+	if code != cli.ExitLint || strings.Count(out, " error ") != 1 || !strings.Contains(out, "000005_index_events_at.up.sql") ||
+		!strings.Contains(out, "for PostgreSQL 14 (up to 000003 written before the lint: not reported)") {
+		t.Errorf("baseline 3: exit %d:\n%s", code, out)
+	}
+	write("baseline = 5\n")
+	if code, out, _ := lintRun(t, dir, nil, "lint"); code != cli.ExitOK || !strings.Contains(out, "lint: 0 error(s)") {
+		t.Errorf("baseline 5: exit %d:\n%s", code, out)
+	}
+	write("baseline: 5\n")
+	if code, _, stderr := lintRun(t, dir, nil, "lint"); code != cli.ExitInvalidSource || !strings.Contains(stderr, "migrations/lint.conf: line 1 is not `key = value`") {
+		t.Errorf("malformed lint.conf: exit %d, %q", code, stderr)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"visiona-backend/internal/db"
+	"visiona-backend/internal/lint"
 )
 
 // printer collects a command's results and writes them once, as text or as one JSON document.
@@ -36,6 +37,7 @@ type report struct {
 	Unknown    []db.HistoryEntry    `json:"unknown,omitempty"`
 	Created    []string             `json:"created,omitempty"`
 	Reset      *db.ResetReport      `json:"reset,omitempty"`
+	Lint       *lint.Report         `json:"lint,omitempty"`
 	results    []db.Result
 }
 

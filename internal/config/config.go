@@ -146,6 +146,41 @@ func Load(lookup Lookup) (Config, error) {
 	return cfg, p.err
 }
 
+// Lint is what `migrate lint` reads from the environment. It is loaded on its own (LoadLint), so
+// the lint runs whatever the database variables say.
+type Lint struct {
+	// ServerMajor and ServerMinor are the PostgreSQL the migrations target
+	// (VISIONA_DB_SERVER_VERSION, "14" or "14.3"): 0 when unset; ServerMinor -1 when only the
+	// major is given.
+	ServerMajor int
+	ServerMinor int
+	// GitHubActions: running as a GitHub Actions step (GITHUB_ACTIONS=true), where annotations
+	// are the default output.
+	GitHubActions bool
+}
+
+// LoadLint parses the lint's variables; a malformed VISIONA_DB_SERVER_VERSION fails naming it.
+func LoadLint(lookup Lookup) (Lint, error) {
+	p := parser{lookup: lookup}
+	l := Lint{ServerMinor: -1}
+	if v := p.str("VISIONA_DB_SERVER_VERSION", ""); v != "" {
+		majorText, minorText, hasMinor := strings.Cut(strings.TrimSpace(v), ".")
+		major, err := strconv.Atoi(majorText)
+		minor := -1
+		if err == nil && hasMinor {
+			minor, err = strconv.Atoi(minorText)
+		}
+		if err != nil || major < 10 || major > 99 || (hasMinor && minor < 0) {
+			p.fail("VISIONA_DB_SERVER_VERSION", fmt.Sprintf("%q is not a PostgreSQL version such as 14 or 14.3 (10 or later)", v))
+		} else {
+			l.ServerMajor, l.ServerMinor = major, minor
+		}
+	}
+	// GitHub sets GITHUB_ACTIONS=true on its runners; anything else means not there.
+	l.GitHubActions = p.str("GITHUB_ACTIONS", "") == "true"
+	return l, p.err
+}
+
 // Configured reports whether enough is set to connect.
 func (d DB) Configured() bool { return d.Host != "" && d.User != "" && d.Name != "" }
 

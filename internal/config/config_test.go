@@ -81,3 +81,32 @@ func TestDBFromURL(t *testing.T) {
 		t.Errorf("bad scheme: err = %v (must not echo the URL)", err)
 	}
 }
+
+func TestLoadLint(t *testing.T) {
+	env := func(kv ...string) Lookup {
+		m := map[string]string{}
+		for i := 0; i+1 < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return func(k string) (string, bool) { v, ok := m[k]; return v, ok }
+	}
+	l, err := LoadLint(env())
+	if err != nil || l.ServerMajor != 0 || l.GitHubActions {
+		t.Errorf("empty: %+v, %v", l, err)
+	}
+	l, err = LoadLint(env("VISIONA_DB_SERVER_VERSION", "14.3", "GITHUB_ACTIONS", "true"))
+	if err != nil || l.ServerMajor != 14 || l.ServerMinor != 3 || !l.GitHubActions {
+		t.Errorf("14.3 on GitHub: %+v, %v", l, err)
+	}
+	l, err = LoadLint(env("VISIONA_DB_SERVER_VERSION", "18"))
+	if err != nil || l.ServerMajor != 18 || l.ServerMinor != -1 {
+		t.Errorf("18: %+v, %v", l, err)
+	}
+	for _, bad := range []string{"9", "x", "14.", "fourteen"} {
+		_, err := LoadLint(env("VISIONA_DB_SERVER_VERSION", bad))
+		var cerr *Error
+		if !errors.As(err, &cerr) || cerr.Var != "VISIONA_DB_SERVER_VERSION" {
+			t.Errorf("%q: %v, want an error naming VISIONA_DB_SERVER_VERSION", bad, err)
+		}
+	}
+}

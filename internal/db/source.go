@@ -21,7 +21,7 @@ var migrationFile = regexp.MustCompile(`^([0-9]+)_([a-z0-9][a-z0-9_]*)\.(up|down
 // Files that may sit beside the migrations without being one.
 func isCompanionFile(name string) bool {
 	switch {
-	case strings.HasSuffix(name, ".go"), name == "README.md", name == "migrations.sum", name == "schema.snapshot":
+	case strings.HasSuffix(name, ".go"), name == "README.md", name == "migrations.sum", name == "schema.snapshot", name == "lint.conf":
 		return true
 	}
 	return false

@@ -21,6 +21,7 @@ func TestLoadSourceOrdersAndPairs(t *testing.T) {
 		"000002_first.down.sql":  file("DROP INDEX CONCURRENTLY i;"),
 		"embed.go":               file("package migrations"),
 		"migrations.sum":         file("whatever"),
+		"lint.conf":              file("baseline = 3"),
 		"subdir/ignored.txt":     file("x"),
 		"000003_middle.up.sql":   file("-- a comment\nSELECT 1; -- migrate:no-transaction\n"),
 		"000003_middle.down.sql": file("SELECT 1;"),

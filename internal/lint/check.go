@@ -3,6 +3,7 @@ package lint
 import (
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	pg_query "github.com/pganalyze/pg_query_go/v6"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -15,6 +16,10 @@ type checker struct {
 	s       *schema
 	created map[string]bool // tables this file created (so far): not existing, hence safe
 	enums   map[string]bool // enum types this file created
+	domains map[string]bool // domains this file created
+	// notValid holds the constraints this file added NOT VALID to an existing table, as
+	// table key + "\x00" + name: validating one in the same transaction keeps the ADD's lock.
+	notValid map[string]bool
 }
 
 // check lints f against s, and leaves in s the schema after f.
@@ -22,7 +27,8 @@ func check(f *file, s *schema) {
 	if !f.parsed {
 		return
 	}
-	c := &checker{f: f, s: s, created: map[string]bool{}, enums: map[string]bool{}}
+	c := &checker{f: f, s: s, created: map[string]bool{}, enums: map[string]bool{}, domains: map[string]bool{}, notValid: map[string]bool{}}
+	c.identifiers()
 	if f.noTx && len(f.stmts) > 1 {
 		f.report(f.stmtStart(f.stmts[1]), ruleConcurrentlyInTx, "%s is marked %s and has %d statements: it runs as one query, which PostgreSQL runs as an implicit transaction and in which it refuses CONCURRENTLY; put one statement in each no-transaction file", f.name, noTxMarker, len(f.stmts))
 	}
@@ -39,12 +45,13 @@ func (c *checker) statement(raw *pg_query.RawStmt) {
 	at := c.f.stmtStart(raw)
 	switch n := raw.Stmt.Node.(type) {
 	case *pg_query.Node_CreateStmt:
-		c.createTable(n.CreateStmt)
+		c.idempotent(at, n.CreateStmt.IfNotExists, "CREATE TABLE", "IF NOT EXISTS")
+		c.createTable(n.CreateStmt, at)
 	case *pg_query.Node_CreateTableAsStmt:
 		if n.CreateTableAsStmt.Into != nil && n.CreateTableAsStmt.Into.Rel != nil {
 			key := relKey(n.CreateTableAsStmt.Into.Rel)
 			c.created[key] = true
-			c.s.tables[key] = newTable()
+			c.s.tables[key] = &table{owner: c.s, columns: map[string]*column{}, checks: map[string]notNullCheck{}}
 		}
 	case *pg_query.Node_IndexStmt:
 		c.createIndex(n.IndexStmt, at)
@@ -55,11 +62,49 @@ func (c *checker) statement(raw *pg_query.RawStmt) {
 			c.alterTable(raw, n.AlterTableStmt, at)
 		}
 	case *pg_query.Node_RenameStmt:
-		c.rename(n.RenameStmt)
+		c.rename(n.RenameStmt, at)
 	case *pg_query.Node_ReindexStmt:
-		if isConcurrent(n.ReindexStmt.Params) {
-			c.concurrently(at, "REINDEX CONCURRENTLY")
+		c.reindex(n.ReindexStmt, at)
+	case *pg_query.Node_VacuumStmt:
+		if !n.VacuumStmt.IsVacuumcmd {
+			return // ANALYZE alone runs anywhere and takes a light lock
 		}
+		c.outsideTransaction(at, "VACUUM")
+		if hasOption(n.VacuumStmt.Options, "full") {
+			c.f.report(at, ruleVacuumFullOrCluster, "VACUUM FULL rewrites each table it names (every table, without a name) under an ACCESS EXCLUSIVE lock: no reads, no writes until the copy is done; run plain VACUUM, or pg_repack, in maintenance, not in a migration")
+		}
+	case *pg_query.Node_ClusterStmt:
+		cs := n.ClusterStmt
+		if cs.Relation == nil {
+			c.outsideTransaction(at, "CLUSTER without a table")
+			c.f.report(at, ruleVacuumFullOrCluster, "CLUSTER rewrites every table clustered before, each under an ACCESS EXCLUSIVE lock: no reads, no writes until its copy is done; use pg_repack in maintenance, not a migration")
+		} else if c.existing(relKey(cs.Relation)) {
+			c.f.report(at, ruleVacuumFullOrCluster, "CLUSTER %s rewrites the table under an ACCESS EXCLUSIVE lock: no reads, no writes until the copy is done; use pg_repack in maintenance, not a migration", relName(cs.Relation))
+		}
+	case *pg_query.Node_CreatedbStmt:
+		c.outsideTransaction(at, "CREATE DATABASE")
+	case *pg_query.Node_DropdbStmt:
+		c.outsideTransaction(at, "DROP DATABASE")
+	case *pg_query.Node_CreateTableSpaceStmt:
+		c.outsideTransaction(at, "CREATE TABLESPACE")
+	case *pg_query.Node_DropTableSpaceStmt:
+		c.outsideTransaction(at, "DROP TABLESPACE")
+	case *pg_query.Node_AlterSystemStmt:
+		c.outsideTransaction(at, "ALTER SYSTEM")
+	case *pg_query.Node_TruncateStmt:
+		if n.TruncateStmt.Behavior == pg_query.DropBehavior_DROP_CASCADE {
+			c.f.report(at, ruleTruncateCascade, "TRUNCATE ... CASCADE also empties every table that references these by foreign key, recursively, each under an ACCESS EXCLUSIVE lock, and which tables those are depends on the schema the day it runs; name every table to empty, without CASCADE")
+		}
+	case *pg_query.Node_CreateDomainStmt:
+		c.createDomain(n.CreateDomainStmt, at)
+	case *pg_query.Node_AlterDomainStmt:
+		c.alterDomain(n.AlterDomainStmt, at)
+	case *pg_query.Node_CreateSchemaStmt:
+		c.idempotent(at, n.CreateSchemaStmt.IfNotExists, "CREATE SCHEMA", "IF NOT EXISTS")
+	case *pg_query.Node_CreateExtensionStmt:
+		c.idempotent(at, n.CreateExtensionStmt.IfNotExists, "CREATE EXTENSION", "IF NOT EXISTS")
+	case *pg_query.Node_CreateSeqStmt:
+		c.idempotent(at, n.CreateSeqStmt.IfNotExists, "CREATE SEQUENCE", "IF NOT EXISTS")
 	case *pg_query.Node_CreateEnumStmt:
 		c.enums[qualifiedKey(nameList(n.CreateEnumStmt.TypeName))] = true
 	case *pg_query.Node_AlterEnumStmt:
@@ -72,20 +117,38 @@ func (c *checker) statement(raw *pg_query.RawStmt) {
 	}
 }
 
-func (c *checker) createTable(cs *pg_query.CreateStmt) {
+func (c *checker) createTable(cs *pg_query.CreateStmt, at int) {
 	key := relKey(cs.Relation)
 	if _, exists := c.s.tables[key]; exists && cs.IfNotExists {
 		return // a no-op on the existing table
 	}
 	c.created[key] = true
 	t := newTable()
-	t.partitioned = cs.Partspec != nil
+	t.owner, t.partitioned = c.s, cs.Partspec != nil
 	c.s.tables[key] = t
+	pk := map[string]bool{}
+	for _, elt := range cs.TableElts {
+		if con := elt.GetConstraint(); con != nil && con.Contype == pg_query.ConstrType_CONSTR_PRIMARY {
+			for _, k := range con.Keys {
+				if s := k.GetString_(); s != nil {
+					pk[s.Sval] = true
+				}
+			}
+		}
+	}
 	for _, elt := range cs.TableElts {
 		if cd := elt.GetColumnDef(); cd != nil {
 			col := t.column(cd.Colname)
 			col.typ, col.notNull = cd.TypeName, isNotNull(cd)
+			pos := at
+			if cd.Location > 0 {
+				pos = int(cd.Location)
+			}
+			c.columnType(relName(cs.Relation), cd, pk[cd.Colname] || hasConstraint(cd, pg_query.ConstrType_CONSTR_PRIMARY), pos)
 		}
+	}
+	for _, elt := range cs.TableElts {
+		c.recordCheck(cs.Relation.Relname, t, elt.GetConstraint())
 	}
 	for _, n := range cs.Constraints {
 		c.recordCheck(cs.Relation.Relname, t, n.GetConstraint())
@@ -93,11 +156,16 @@ func (c *checker) createTable(cs *pg_query.CreateStmt) {
 }
 
 func (c *checker) createIndex(is *pg_query.IndexStmt, at int) {
+	key := relKey(is.Relation)
+	if is.Idxname != "" {
+		c.s.indexes[qualifiedKey(is.Relation.Schemaname, is.Idxname)] = key
+	}
+	c.idempotent(at, is.IfNotExists || is.Idxname == "", "CREATE INDEX", "IF NOT EXISTS")
 	if is.Concurrent {
 		c.concurrently(at, "CREATE INDEX CONCURRENTLY")
+		c.pg14Bug(at, "CREATE INDEX CONCURRENTLY")
 		return
 	}
-	key := relKey(is.Relation)
 	if !c.existing(key) {
 		return
 	}
@@ -123,7 +191,96 @@ func (c *checker) concurrently(at int, what string) {
 	c.f.report(at, ruleConcurrentlyInTx, "%s cannot run inside a transaction, and this file runs in one: PostgreSQL refuses it and the migration fails; move it alone to a file whose first line is %s", what, noTxMarker)
 }
 
+// outsideTransaction reports a statement PostgreSQL refuses inside a transaction block, in a file
+// that runs in one.
+func (c *checker) outsideTransaction(at int, what string) {
+	if c.f.noTx {
+		return
+	}
+	c.f.report(at, ruleNoTransactionRequired, "%s cannot run inside a transaction block, and this file runs in one: PostgreSQL refuses it and the migration fails; move it alone to a file whose first line is %s, if a migration should run it at all", what, noTxMarker)
+}
+
+// idempotent reports, in a no-transaction file, a statement that fails when run twice: nothing
+// rolls back a failed run, so the retry meets what the first attempt left.
+func (c *checker) idempotent(at int, guarded bool, what, guard string) {
+	if !c.f.noTx || guarded {
+		return
+	}
+	hint := ""
+	if what == "CREATE INDEX" {
+		hint = "; if a CREATE INDEX CONCURRENTLY fails it leaves an INVALID index, which the retry must drop first (DROP INDEX CONCURRENTLY IF EXISTS)"
+	}
+	c.f.report(at, ruleNoTxIfExists, "%s without %s in a file marked %s: nothing rolls back a failed run, so a retry fails on what the first attempt left; write %s %s%s", what, guard, noTxMarker, what, guard, hint)
+}
+
+// pg14Bug reports CONCURRENTLY index builds on a target with the 14.0-14.3 corruption bug.
+func (c *checker) pg14Bug(at int, what string) {
+	if t := c.f.target; t.Major == 14 && t.Minor >= 0 && t.Minor < 4 {
+		c.f.report(at, rulePG14Concurrently, "%s on PostgreSQL %s (VISIONA_DB_SERVER_VERSION) can build an index that misses rows written during the build, a bug fixed in 14.4; upgrade the server to the latest 14.x before this runs (and check indexes built there with amcheck)", what, t)
+	}
+}
+
+func (c *checker) reindex(rs *pg_query.ReindexStmt, at int) {
+	if isConcurrent(rs.Params) {
+		c.concurrently(at, "REINDEX CONCURRENTLY")
+		c.pg14Bug(at, "REINDEX CONCURRENTLY")
+		return
+	}
+	switch rs.Kind {
+	case pg_query.ReindexObjectType_REINDEX_OBJECT_INDEX:
+		if rs.Relation == nil {
+			return
+		}
+		table, known := c.s.indexes[relKey(rs.Relation)]
+		if known && !c.existing(table) {
+			return
+		}
+		c.f.report(at, ruleNotConcurrently, "REINDEX INDEX %s without CONCURRENTLY blocks writes to its table and every query that would use the index until the rebuild is done; use REINDEX INDEX CONCURRENTLY, alone in a file marked %s", relName(rs.Relation), noTxMarker)
+	case pg_query.ReindexObjectType_REINDEX_OBJECT_TABLE:
+		if rs.Relation == nil || !c.existing(relKey(rs.Relation)) {
+			return
+		}
+		c.f.report(at, ruleNotConcurrently, "REINDEX TABLE %s without CONCURRENTLY blocks writes to it, and the queries that would use its indexes, until every index is rebuilt; use REINDEX TABLE CONCURRENTLY, alone in a file marked %s", relName(rs.Relation), noTxMarker)
+	default:
+		kind := strings.TrimPrefix(rs.Kind.String(), "REINDEX_OBJECT_")
+		c.outsideTransaction(at, "REINDEX "+kind)
+		c.f.report(at, ruleNotConcurrently, "REINDEX %s without CONCURRENTLY locks every table it reaches against writes while rebuilding its indexes; reindex the indexes that need it, CONCURRENTLY, in maintenance", kind)
+	}
+}
+
+func (c *checker) createDomain(cd *pg_query.CreateDomainStmt, at int) {
+	schemaName, name := nameList(cd.Domainname)
+	c.domains[qualifiedKey(schemaName, name)] = true
+	if !c.f.up {
+		return
+	}
+	for _, n := range cd.Constraints {
+		if con := n.GetConstraint(); con != nil && con.Contype == pg_query.ConstrType_CONSTR_CHECK {
+			c.f.report(at, ruleCreateDomainCheck, "CREATE DOMAIN %s with a CHECK: any later change to its constraints re-checks every column of the domain in every table, and it cannot be changed in place; put the CHECK on each table's column instead, where it can be replaced NOT VALID and validated without blocking writes", displayName(schemaName, name))
+			return
+		}
+	}
+}
+
+func (c *checker) alterDomain(ad *pg_query.AlterDomainStmt, at int) {
+	schemaName, name := nameList(ad.TypeName)
+	if c.domains[qualifiedKey(schemaName, name)] {
+		return // created in this file: no column uses it yet that could hold rows
+	}
+	switch ad.Subtype {
+	case "C":
+		con := ad.Def.GetConstraint()
+		if con == nil || con.SkipValidation {
+			return
+		}
+		c.f.report(at, ruleDomainConstraint, "ALTER DOMAIN %s ADD CONSTRAINT without NOT VALID checks every row of every column of this domain, in every table, while blocking writes to them; add it NOT VALID, then VALIDATE CONSTRAINT in a later migration", displayName(schemaName, name))
+	case "O":
+		c.f.report(at, ruleDomainConstraint, "ALTER DOMAIN %s SET NOT NULL checks every row of every column of this domain, in every table, while blocking writes to them; add a CHECK (VALUE IS NOT NULL) NOT VALID, then VALIDATE CONSTRAINT in a later migration", displayName(schemaName, name))
+	}
+}
+
 func (c *checker) drop(ds *pg_query.DropStmt, at int) {
+	c.idempotent(at, ds.MissingOk, "DROP "+strings.ReplaceAll(strings.TrimPrefix(ds.RemoveType.String(), "OBJECT_"), "_", " "), "IF EXISTS")
 	switch ds.RemoveType {
 	case pg_query.ObjectType_OBJECT_TABLE:
 		for _, obj := range ds.Objects {
@@ -134,10 +291,32 @@ func (c *checker) drop(ds *pg_query.DropStmt, at int) {
 			}
 			delete(c.s.tables, key)
 			delete(c.created, key)
+			for idx, table := range c.s.indexes {
+				if table == key {
+					delete(c.s.indexes, idx)
+				}
+			}
 		}
 	case pg_query.ObjectType_OBJECT_INDEX:
 		if ds.Concurrent {
 			c.concurrently(at, "DROP INDEX CONCURRENTLY")
+		}
+		for _, obj := range ds.Objects {
+			schemaName, name := nameList(obj.GetList().GetItems())
+			key := qualifiedKey(schemaName, name)
+			table, known := c.s.indexes[key]
+			delete(c.s.indexes, key)
+			if ds.Concurrent || (known && !c.existing(table)) {
+				continue
+			}
+			if t := c.s.tables[table]; known && t != nil && t.partitioned {
+				continue // an index on a partitioned table cannot be dropped CONCURRENTLY
+			}
+			on := "its table"
+			if known {
+				on = "table " + table
+			}
+			c.f.report(at, ruleNotConcurrently, "DROP INDEX %s without CONCURRENTLY takes an ACCESS EXCLUSIVE lock on %s: while it waits for running queries, every new read and write queues behind it; use DROP INDEX CONCURRENTLY IF EXISTS, alone in a file marked %s", displayName(schemaName, name), on, noTxMarker)
 		}
 	case pg_query.ObjectType_OBJECT_FUNCTION:
 		for _, obj := range ds.Objects {
@@ -149,16 +328,40 @@ func (c *checker) drop(ds *pg_query.DropStmt, at int) {
 	}
 }
 
-func (c *checker) rename(rs *pg_query.RenameStmt) {
+func (c *checker) rename(rs *pg_query.RenameStmt, at int) {
+	if rs.RenameType == pg_query.ObjectType_OBJECT_SCHEMA {
+		if c.f.up {
+			c.f.report(at, ruleRename, "ALTER SCHEMA %s RENAME TO %s: every query of the running release that names %s fails from the moment this commits; move clients first (search_path, or views in the old schema), rename in a later release", rs.Subname, rs.Newname, rs.Subname)
+		}
+		return
+	}
 	if rs.Relation == nil {
 		return
 	}
 	key := relKey(rs.Relation)
+	if c.f.up && c.existing(key) {
+		switch {
+		case rs.RenameType == pg_query.ObjectType_OBJECT_TABLE:
+			c.f.report(at, ruleRename, "RENAME of existing table %s to %s: the release still running queries %s and fails from the moment this commits; rename it and CREATE VIEW %s AS SELECT * FROM %s in the same migration, deploy the code that uses the new name, drop the view in a later release", relName(rs.Relation), rs.Newname, relName(rs.Relation), relName(rs.Relation), rs.Newname)
+		case rs.RenameType == pg_query.ObjectType_OBJECT_COLUMN && rs.RelationType == pg_query.ObjectType_OBJECT_TABLE:
+			c.f.report(at, ruleRename, "RENAME COLUMN %s.%s to %s: the release still running reads and writes %s and fails from the moment this commits; add %s, deploy code that writes both and reads the new one, backfill, drop %s in a later release", relName(rs.Relation), rs.Subname, rs.Newname, rs.Subname, rs.Newname, rs.Subname)
+		}
+	}
 	switch rs.RenameType {
+	case pg_query.ObjectType_OBJECT_INDEX:
+		if table, ok := c.s.indexes[key]; ok {
+			delete(c.s.indexes, key)
+			c.s.indexes[qualifiedKey(rs.Relation.Schemaname, rs.Newname)] = table
+		}
 	case pg_query.ObjectType_OBJECT_TABLE:
 		newKey := qualifiedKey(rs.Relation.Schemaname, rs.Newname)
 		c.s.tables[newKey] = c.s.table(key)
 		delete(c.s.tables, key)
+		for idx, table := range c.s.indexes {
+			if table == key {
+				c.s.indexes[idx] = newKey
+			}
+		}
 		if c.created[key] {
 			c.created[newKey] = true
 			delete(c.created, key)
@@ -184,17 +387,28 @@ func (c *checker) rename(rs *pg_query.RenameStmt) {
 }
 
 func (c *checker) alterEnum(ae *pg_query.AlterEnumStmt, at int) {
-	if ae.NewVal == "" || ae.OldVal != "" || c.f.noTx { // RENAME VALUE, or outside a transaction
+	schemaName, name := nameList(ae.TypeName)
+	created := c.enums[qualifiedKey(schemaName, name)]
+	if ae.OldVal != "" { // RENAME VALUE
+		if c.f.up && !created {
+			c.f.report(at, ruleRename, "ALTER TYPE %s RENAME VALUE '%s' TO '%s': the release still running writes '%s' and fails from the moment this commits; ADD VALUE '%s', deploy code that writes it, update the rows, and stop using '%s' in a later release", displayName(schemaName, name), ae.OldVal, ae.NewVal, ae.OldVal, ae.NewVal, ae.OldVal)
+		}
 		return
 	}
-	schemaName, name := nameList(ae.TypeName)
-	if c.enums[qualifiedKey(schemaName, name)] {
-		return // created in this transaction: its new values are usable at once
+	if ae.NewVal == "" {
+		return
+	}
+	c.idempotent(at, ae.SkipIfNewValExists, "ALTER TYPE ... ADD VALUE", "IF NOT EXISTS")
+	if c.f.noTx || created { // outside a transaction, or created in this one: usable at once
+		return
 	}
 	c.f.report(at, ruleEnumAddValueInTx, "ALTER TYPE %s ADD VALUE '%s' runs in this file's transaction: the new value cannot be used until the migration commits (and PostgreSQL before 12 refuses it); use the value in a later migration, or mark this file %s", displayName(schemaName, name), ae.NewVal, noTxMarker)
 }
 
 func (c *checker) transaction(ts *pg_query.TransactionStmt, at int) {
+	if c.f.noTx {
+		return // the tool opens no transaction here: the file's own control is the author's to make
+	}
 	kind := strings.ReplaceAll(strings.TrimPrefix(ts.Kind.String(), "TRANS_STMT_"), "_", " ")
 	switch ts.Kind {
 	case pg_query.TransactionStmtKind_TRANS_STMT_START, pg_query.TransactionStmtKind_TRANS_STMT_PREPARE:
@@ -224,9 +438,11 @@ func (c *checker) alterTable(raw *pg_query.RawStmt, stmt *pg_query.AlterTableStm
 			if cd == nil {
 				continue
 			}
+			c.idempotent(pos, cmd.MissingOk, "ADD COLUMN", "IF NOT EXISTS")
 			if existing {
 				c.addColumn(name, cd, pos)
 			}
+			c.columnType(name, cd, hasConstraint(cd, pg_query.ConstrType_CONSTR_PRIMARY), pos)
 			col := t.column(cd.Colname)
 			col.typ, col.notNull = cd.TypeName, isNotNull(cd)
 		case pg_query.AlterTableType_AT_AddConstraint:
@@ -236,9 +452,15 @@ func (c *checker) alterTable(raw *pg_query.RawStmt, stmt *pg_query.AlterTableStm
 			}
 			if existing {
 				c.addConstraint(name, con, pos)
+				if con.SkipValidation && con.Conname != "" {
+					c.notValid[key+"\x00"+con.Conname] = true
+				}
 			}
 			c.recordCheck(stmt.Relation.Relname, t, con)
 		case pg_query.AlterTableType_AT_ValidateConstraint:
+			if !c.f.noTx && c.notValid[key+"\x00"+cmd.Name] {
+				c.f.report(pos, ruleValidateInSameTx, "VALIDATE CONSTRAINT %s in the transaction that added it NOT VALID: the ADD's lock on %s is held until COMMIT, so through the whole validation scan, and NOT VALID gained nothing; validate it in a later migration", cmd.Name, name)
+			}
 			if chk, ok := t.checks[cmd.Name]; ok {
 				t.checks[cmd.Name] = notNullCheck{column: chk.column, valid: true}
 			}
@@ -246,8 +468,16 @@ func (c *checker) alterTable(raw *pg_query.RawStmt, stmt *pg_query.AlterTableStm
 			delete(t.checks, cmd.Name)
 		case pg_query.AlterTableType_AT_SetNotNull:
 			col := t.column(cmd.Name)
-			if existing && !col.notNull && !t.provenNotNull(cmd.Name) {
-				c.f.report(pos, ruleSetNotNull, "ALTER COLUMN %s SET NOT NULL on existing table %s scans the whole table under an ACCESS EXCLUSIVE lock (no reads, no writes); first ADD CONSTRAINT ... CHECK (%s IS NOT NULL) NOT VALID, then VALIDATE CONSTRAINT it (a lighter lock), then SET NOT NULL skips the scan", cmd.Name, name, cmd.Name)
+			switch {
+			case !existing || col.notNull:
+			case c.f.target.before(12):
+				c.f.report(pos, ruleSetNotNull, "ALTER COLUMN %s SET NOT NULL on existing table %s scans the whole table under an ACCESS EXCLUSIVE lock (no reads, no writes), and before PostgreSQL 12 (the target is %s) no CHECK lets it skip the scan; keep a CHECK (%s IS NOT NULL) constraint added NOT VALID and validated instead", cmd.Name, name, c.f.target, cmd.Name)
+			case !t.provenNotNull(cmd.Name):
+				also := ""
+				if c.f.target.Major >= 18 {
+					also = " (on PostgreSQL 18, ADD CONSTRAINT ... NOT NULL " + cmd.Name + " NOT VALID and VALIDATE CONSTRAINT do the same in one constraint)"
+				}
+				c.f.report(pos, ruleSetNotNull, "ALTER COLUMN %s SET NOT NULL on existing table %s scans the whole table under an ACCESS EXCLUSIVE lock (no reads, no writes); first ADD CONSTRAINT ... CHECK (%s IS NOT NULL) NOT VALID, then VALIDATE CONSTRAINT it (a lighter lock), then SET NOT NULL skips the scan%s", cmd.Name, name, cmd.Name, also)
 			}
 			col.notNull = true
 		case pg_query.AlterTableType_AT_DropNotNull:
@@ -258,6 +488,7 @@ func (c *checker) alterTable(raw *pg_query.RawStmt, stmt *pg_query.AlterTableStm
 				continue
 			}
 			col := t.column(cmd.Name)
+			c.columnType(name, &pg_query.ColumnDef{Colname: cmd.Name, TypeName: cd.TypeName}, false, pos)
 			if existing && !noRewrite(col.typ, cd.TypeName, cd.RawDefault) {
 				from := ""
 				if col.typ != nil {
@@ -267,13 +498,19 @@ func (c *checker) alterTable(raw *pg_query.RawStmt, stmt *pg_query.AlterTableStm
 			}
 			col.typ = cd.TypeName
 		case pg_query.AlterTableType_AT_DropColumn:
+			c.idempotent(pos, cmd.MissingOk, "DROP COLUMN", "IF EXISTS")
 			if existing && c.f.up {
 				c.f.report(pos, ruleDropInUp, "DROP COLUMN %s.%s in an up migration: its data is gone on deploy, and the release still running may read it; drop it in a later release, once no code uses it", name, cmd.Name)
 			}
 			delete(t.columns, cmd.Name)
 		case pg_query.AlterTableType_AT_DetachPartition:
-			if pc := cmd.Def.GetPartitionCmd(); pc != nil && pc.Concurrent {
+			pc := cmd.Def.GetPartitionCmd()
+			switch {
+			case pc == nil:
+			case pc.Concurrent:
 				c.concurrently(pos, "DETACH PARTITION CONCURRENTLY")
+			case existing:
+				c.f.report(pos, ruleNotConcurrently, "DETACH PARTITION %s without CONCURRENTLY takes an ACCESS EXCLUSIVE lock on %s: no reads or writes of any partition until it is done; use DETACH PARTITION ... CONCURRENTLY (PostgreSQL 14+), alone in a file marked %s", relName(pc.Name), name, noTxMarker)
 			}
 		}
 	}
@@ -306,12 +543,18 @@ func (c *checker) addColumn(table string, cd *pg_query.ColumnDef, at int) {
 	switch {
 	case generated != "":
 		c.f.report(at, ruleVolatileDefault, "ADD COLUMN %s to existing table %s: %s, so the whole table is rewritten under an ACCESS EXCLUSIVE lock; add a plain nullable column, fill it in batches, then attach the default or sequence", cd.Colname, table, generated)
+	case def != nil && !isNullConst(def) && c.f.target.before(11):
+		c.f.report(at, ruleVolatileDefault, "ADD COLUMN %s to existing table %s with a default: before PostgreSQL 11 (the target is %s) every such default is written into every row, so the whole table is rewritten under an ACCESS EXCLUSIVE lock; add the column without it, SET DEFAULT, and backfill existing rows in batches", cd.Colname, table, c.f.target)
 	case def != nil && !isNullConst(def):
-		if fn, loc, ok := c.volatileCall(def); ok {
+		if fn, loc, known, ok := c.volatileCall(def); ok {
 			if loc <= 0 {
 				loc = at
 			}
-			c.f.report(loc, ruleVolatileDefault, "ADD COLUMN %s to existing table %s with volatile default %s(): every row gets its own value, so the whole table is rewritten under an ACCESS EXCLUSIVE lock; add the column without it, SET DEFAULT, and backfill existing rows in batches (a constant or stable default such as now() is stored once and is fine)", cd.Colname, table, fn)
+			if known {
+				c.f.report(loc, ruleVolatileDefault, "ADD COLUMN %s to existing table %s with volatile default %s(): every row gets its own value, so the whole table is rewritten under an ACCESS EXCLUSIVE lock; add the column without it, SET DEFAULT, and backfill existing rows in batches (a constant or stable default such as now() is stored once and is fine)", cd.Colname, table, fn)
+			} else {
+				c.f.report(loc, ruleVolatileDefault, "ADD COLUMN %s to existing table %s with a default calling %s(), which is neither one of PostgreSQL's IMMUTABLE or STABLE functions nor created by an earlier migration: a function not declared IMMUTABLE or STABLE is VOLATILE, and a volatile default rewrites the whole table under an ACCESS EXCLUSIVE lock; if %s is immutable or stable (an extension's), suppress with that reason, else add the column without the default, SET DEFAULT, and backfill in batches", cd.Colname, table, fn, fn)
+			}
 		}
 	case notNull:
 		c.f.report(at, ruleNotNullWithoutDefault, "ADD COLUMN %s NOT NULL without a default to existing table %s fails as soon as the table has a row (CI's empty database will not show it); give it a default, or add it nullable, backfill, then enforce NOT NULL", cd.Colname, table)
@@ -378,24 +621,35 @@ func (t *table) provenNotNull(col string) bool {
 	return false
 }
 
-// volatileCall finds the first call in expr to a function that is volatile: one a migration created
-// without declaring it IMMUTABLE or STABLE, or one of PostgreSQL's own volatile functions.
-func (c *checker) volatileCall(expr *pg_query.Node) (name string, location int, ok bool) {
+// volatileCall finds the first call in expr to a function that is, or must be taken as, volatile:
+// one a migration created without declaring it IMMUTABLE or STABLE, one of PostgreSQL's own
+// volatile functions (known), or one that is neither created by a migration nor one of
+// PostgreSQL's IMMUTABLE or STABLE functions (not known: PostgreSQL's default is VOLATILE).
+func (c *checker) volatileCall(expr *pg_query.Node) (name string, location int, known, ok bool) {
 	walk(expr.ProtoReflect(), func(m protoreflect.Message) bool {
 		fc, isCall := m.Interface().(*pg_query.FuncCall)
 		if !isCall {
 			return true
 		}
 		schemaName, fn := nameList(fc.Funcname)
+		builtinSchema := schemaName == "" || schemaName == "pg_catalog" || schemaName == "public"
 		vol, declared := c.s.funcs[fn]
-		volatile := vol == "volatile" || (!declared && (schemaName == "" || schemaName == "pg_catalog") && builtinVolatile[fn])
-		if volatile {
-			name, location, ok = displayName(schemaName, fn), int(fc.Location), true
+		switch {
+		case declared:
+			ok, known = vol == "volatile", true
+		case builtinSchema && builtinVolatile[fn]:
+			ok, known = true, true
+		case builtinSchema && builtinNonVolatile[fn]:
+		default:
+			ok = true
+		}
+		if ok {
+			name, location = displayName(schemaName, fn), int(fc.Location)
 			return false
 		}
 		return true
 	})
-	return name, location, ok
+	return name, location, known, ok
 }
 
 // walk calls visit on m and every message below it, depth first, until visit returns false; it
@@ -577,6 +831,108 @@ func noRewrite(oldType, newType *pg_query.TypeName, using *pg_query.Node) bool {
 			toScale = toMods[1]
 		}
 		return toScale == fromScale && toMods[0] >= fromMods[0]
+	}
+	return false
+}
+
+// columnType reports the column types visionA prefers others to, in up files (a down restores
+// what was there).
+func (c *checker) columnType(table string, cd *pg_query.ColumnDef, primaryKey bool, at int) {
+	if !c.f.up || cd.TypeName == nil {
+		return
+	}
+	schemaName, typ := nameList(cd.TypeName.Names)
+	if schemaName != "" && schemaName != "pg_catalog" {
+		return
+	}
+	switch typ {
+	case "json":
+		c.f.report(at, rulePreferJSONB, "column %s.%s is json: stored as text and re-parsed by every operator, with no equality and no GIN index; use jsonb", table, cd.Colname)
+	case "timestamp":
+		c.f.report(at, rulePreferTimestamptz, "column %s.%s is timestamp without time zone: the same instant reads differently in other zones; use timestamptz", table, cd.Colname)
+	case "bpchar":
+		c.f.report(at, rulePreferText, "column %s.%s is %s: padded with spaces and no faster than text; use text, with a CHECK on its length if it matters", table, cd.Colname, typeString(cd.TypeName))
+	}
+	if !primaryKey {
+		return
+	}
+	limit := "2^31"
+	switch typ {
+	case "int2", "serial2", "smallserial":
+		limit = "32767"
+	case "int4", "serial", "serial4":
+	default:
+		return
+	}
+	c.f.report(at, rulePreferBigintPK, "primary key %s.%s is %s: it runs out at %s rows inserted, and widening it later rewrites the table and every table referencing it; use bigint GENERATED ALWAYS AS IDENTITY (or uuid)", table, cd.Colname, typeString(cd.TypeName), limit)
+}
+
+// identifiers reports identifiers longer than PostgreSQL keeps (NAMEDATALEN-1 = 63 bytes), once
+// each: they come from the scanner, so text in strings and function bodies does not count.
+func (c *checker) identifiers() {
+	seen := map[string]bool{}
+	for _, t := range c.f.tokens {
+		if t.Token != pg_query.Token_IDENT {
+			continue
+		}
+		name := c.f.src[t.Start:t.End]
+		if strings.HasPrefix(name, `"`) {
+			name = strings.ReplaceAll(strings.Trim(name, `"`), `""`, `"`)
+		} else {
+			name = strings.ToLower(name)
+		}
+		if len(name) <= maxIdentifierBytes || seen[name] {
+			continue
+		}
+		seen[name] = true
+		c.f.report(int(t.Start), ruleIdentifierTooLong, "identifier %q is %d bytes; PostgreSQL silently truncates it to %d (%q), so the object is not named what this file says; shorten it", name, len(name), maxIdentifierBytes, truncateIdentifier(name))
+	}
+}
+
+// maxIdentifierBytes is NAMEDATALEN - 1.
+const maxIdentifierBytes = 63
+
+// truncateIdentifier cuts at 63 bytes without splitting a character, as PostgreSQL does.
+func truncateIdentifier(s string) string {
+	n := maxIdentifierBytes
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
+func hasConstraint(cd *pg_query.ColumnDef, kind pg_query.ConstrType) bool {
+	for _, n := range cd.Constraints {
+		if con := n.GetConstraint(); con != nil && con.Contype == kind {
+			return true
+		}
+	}
+	return false
+}
+
+// hasOption reports whether a statement's option list (VACUUM's) holds name, not set to false.
+func hasOption(options []*pg_query.Node, name string) bool {
+	for _, n := range options {
+		d := n.GetDefElem()
+		if d == nil || d.Defname != name {
+			continue
+		}
+		if d.Arg == nil {
+			return true
+		}
+		if b := d.Arg.GetBoolean(); b != nil {
+			return b.Boolval
+		}
+		if s := d.Arg.GetString_(); s != nil {
+			switch strings.ToLower(s.Sval) {
+			case "false", "off", "no", "0":
+				return false
+			}
+		}
+		if i := d.Arg.GetInteger(); i != nil {
+			return i.Ival != 0
+		}
+		return true
 	}
 	return false
 }

@@ -12,8 +12,12 @@ import (
 	"visiona-backend/internal/db"
 )
 
-// suppressionPrefix starts a line comment that silences one rule in its file.
-const suppressionPrefix = "lint:ignore"
+// suppressionPrefix starts a line comment that silences one rule in its statement;
+// fileSuppressionPrefix one that silences it in the whole file.
+const (
+	suppressionPrefix     = "lint:ignore"
+	fileSuppressionPrefix = "lint:ignore-file"
+)
 
 const noTxMarker = db.NoTransactionMarker
 
@@ -30,26 +34,36 @@ type file struct {
 	up     bool // an up file (else a down file)
 	noTx   bool // marked -- migrate:no-transaction: runs outside a transaction
 	parsed bool // the parser accepted it; stmts and tokens are valid
+	target Version
 
 	stmts      []*pg_query.RawStmt // statements, empty ones left out
 	tokens     []*pg_query.ScanToken
 	lineStarts []int // byte offset of the start of each line
 
-	findings     []Finding
+	findings     []found
 	suppressions []*suppression
 }
 
-type suppression struct {
+// found is a finding and the byte offset it points at, which tells the statement it belongs to.
+type found struct {
+	Finding
 	offset int
-	rule   string
-	reason string
-	used   bool
+}
+
+type suppression struct {
+	offset   int
+	prefix   string // suppressionPrefix or fileSuppressionPrefix
+	rule     string
+	reason   string
+	fileWide bool
+	stmt     int // index into stmts of the statement it silences; -1: none
+	used     bool
 }
 
 // parseFile parses and scans one file. SQL the parser refuses is a syntax-error finding; the error
 // return is for the lint's own failures only.
-func parseFile(name string, body []byte, up, noTx bool) (*file, error) {
-	f := &file{name: name, src: string(body), up: up, noTx: noTx}
+func parseFile(name string, body []byte, up, noTx bool, target Version) (*file, error) {
+	f := &file{name: name, src: string(body), up: up, noTx: noTx, target: target}
 	f.lineStarts = append(f.lineStarts, 0)
 	for i, c := range body {
 		if c == '\n' {
@@ -66,7 +80,7 @@ func parseFile(name string, body []byte, up, noTx bool) (*file, error) {
 	case err != nil:
 		return nil, fmt.Errorf("lint: %s: %w", name, err)
 	case serr != nil:
-		f.report(f.charOffset(serr.cursorpos), ruleSyntaxError, "%s", serr.message)
+		f.syntaxError(serr, tokens)
 		return f, nil
 	}
 	f.parsed, f.tokens = true, tokens
@@ -107,7 +121,7 @@ func (f *file) position(offset int) (line, column int) {
 
 // report records a finding of rule at a byte offset of the file.
 func (f *file) report(offset int, rule, format string, args ...any) {
-	f.findings = append(f.findings, f.finding(offset, rule, fmt.Sprintf(format, args...)))
+	f.findings = append(f.findings, found{f.finding(offset, rule, fmt.Sprintf(format, args...)), offset})
 }
 
 func (f *file) finding(offset int, rule, message string) Finding {
@@ -188,26 +202,76 @@ func (f *file) subcommandStarts(s *pg_query.RawStmt, nameLocation int32, n int) 
 	return starts
 }
 
-// readSuppressions collects the `-- lint:ignore <rule> <reason>` comments. Comments come from the
-// scanner, so text inside strings and function bodies never counts.
+// readSuppressions collects the `-- lint:ignore <rule> <reason>` and `-- lint:ignore-file <rule>
+// <reason>` comments. Comments come from the scanner, so text inside strings and function bodies
+// never counts.
 func (f *file) readSuppressions() {
 	for _, t := range f.tokens {
 		if t.Token != pg_query.Token_SQL_COMMENT {
 			continue
 		}
 		text := strings.TrimSpace(strings.TrimPrefix(f.src[t.Start:t.End], "--"))
-		rest, ok := strings.CutPrefix(text, suppressionPrefix)
+		sup := &suppression{offset: int(t.Start), stmt: -1}
+		rest, ok := strings.CutPrefix(text, fileSuppressionPrefix)
+		if ok {
+			sup.prefix, sup.fileWide = fileSuppressionPrefix, true
+		} else if rest, ok = strings.CutPrefix(text, suppressionPrefix); ok {
+			sup.prefix = suppressionPrefix
+		}
 		if !ok || (rest != "" && rest[0] != ' ' && rest[0] != '\t') {
 			continue
 		}
 		fields := strings.Fields(rest)
-		sup := &suppression{offset: int(t.Start)}
 		if len(fields) > 0 {
 			sup.rule = fields[0]
 			sup.reason = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(rest), sup.rule))
 		}
+		if !sup.fileWide {
+			sup.stmt = f.suppressedStmt(sup.offset)
+		}
 		f.suppressions = append(f.suppressions, sup)
 	}
+}
+
+// stmtEnd is the offset just past a statement's last character (before its semicolon).
+func (f *file) stmtEnd(i int) int {
+	s := f.stmts[i]
+	if s.StmtLen == 0 {
+		return len(f.src)
+	}
+	return int(s.StmtLocation + s.StmtLen)
+}
+
+// suppressedStmt is the statement a `-- lint:ignore` comment at offset speaks of: the one it
+// trails on the same line (`create index ...; -- lint:ignore ...`), else the one it sits in or
+// precedes (comments above a statement, or above an ALTER TABLE's subcommand). -1: none follows.
+func (f *file) suppressedStmt(offset int) int {
+	line, _ := f.position(offset)
+	for i := len(f.stmts) - 1; i >= 0; i-- {
+		end := f.stmtEnd(i)
+		if end <= offset {
+			if endLine, _ := f.position(end); endLine == line && f.stmtStart(f.stmts[i]) < end {
+				return i
+			}
+			break
+		}
+	}
+	for i := range f.stmts {
+		if offset < f.stmtEnd(i) {
+			return i
+		}
+	}
+	return -1
+}
+
+// stmtOf is the index of the statement holding offset, -1 when none does.
+func (f *file) stmtOf(offset int) int {
+	for i, s := range f.stmts {
+		if offset >= int(s.StmtLocation) && offset <= f.stmtEnd(i) {
+			return i
+		}
+	}
+	return -1
 }
 
 // result applies the file's suppressions to its findings and reports the suppressions that are
@@ -217,15 +281,15 @@ func (f *file) result() []Finding {
 	for _, s := range f.suppressions {
 		switch {
 		case s.rule == "":
-			f.report(s.offset, ruleSuppressionWithoutReason, "-- %s names no rule; write -- %s <rule> <why it does not apply>", suppressionPrefix, suppressionPrefix)
+			f.report(s.offset, ruleSuppressionWithoutReason, "-- %s names no rule; write -- %s <rule> <why it does not apply>", s.prefix, s.prefix)
 		case !suppressible(s.rule):
 			if _, known := ruleByName(s.rule); known {
-				f.report(s.offset, ruleUnusedSuppression, "%s cannot be suppressed", s.rule)
+				f.report(s.offset, ruleUnusedIgnore, "%s cannot be suppressed; remove the -- %s comment", s.rule, s.prefix)
 			} else {
-				f.report(s.offset, ruleUnusedSuppression, "-- %s %s names no rule (see lint.Rules)", suppressionPrefix, s.rule)
+				f.report(s.offset, ruleUnusedIgnore, "-- %s %s names no rule (see internal/lint/README.md); fix the name or remove the comment", s.prefix, s.rule)
 			}
 		case s.reason == "":
-			f.report(s.offset, ruleSuppressionWithoutReason, "-- %s %s has no reason and is not honoured; say why the finding does not apply: -- %s %s <reason>", suppressionPrefix, s.rule, suppressionPrefix, s.rule)
+			f.report(s.offset, ruleSuppressionWithoutReason, "-- %s %s has no reason and is not honoured; say why the finding does not apply: -- %s %s <reason>", s.prefix, s.rule, s.prefix, s.rule)
 		default:
 			valid = append(valid, s)
 		}
@@ -233,19 +297,37 @@ func (f *file) result() []Finding {
 	var out []Finding
 	for _, fd := range f.findings {
 		silenced := false
+		stmt := -2 // computed once, when a statement suppression names the rule
 		for _, s := range valid {
-			if s.rule == fd.Rule {
-				s.used, silenced = true, true
+			if s.rule != fd.Rule {
+				continue
 			}
+			if !s.fileWide {
+				if stmt == -2 {
+					stmt = f.stmtOf(fd.offset)
+				}
+				if s.stmt != stmt {
+					continue
+				}
+			}
+			s.used, silenced = true, true
 		}
 		if !silenced {
-			out = append(out, fd)
+			out = append(out, fd.Finding)
 		}
 	}
 	for _, s := range valid {
-		if !s.used {
-			out = append(out, f.finding(s.offset, ruleUnusedSuppression, fmt.Sprintf("nothing in %s triggers %s; remove the suppression", f.name, s.rule)))
+		if s.used {
+			continue
 		}
+		where := "its statement"
+		switch {
+		case s.fileWide:
+			where = f.name
+		case s.stmt < 0:
+			where = "the file after it (no statement follows)"
+		}
+		out = append(out, f.finding(s.offset, ruleUnusedIgnore, fmt.Sprintf("nothing in %s triggers %s; remove the -- %s comment", where, s.rule, s.prefix)))
 	}
 	slices.SortStableFunc(out, compareFindings)
 	return out

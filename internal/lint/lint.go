@@ -32,12 +32,12 @@ const (
 // Finding is one problem at one place of one migration file. Line and Column count from 1; Column
 // counts characters, not bytes.
 type Finding struct {
-	File     string
-	Line     int
-	Column   int
-	Rule     string
-	Severity Severity
-	Message  string
+	File     string   `json:"file"`
+	Line     int      `json:"line"`
+	Column   int      `json:"column"`
+	Rule     string   `json:"rule"`
+	Severity Severity `json:"severity"`
+	Message  string   `json:"message"`
 }
 
 // String is the finding on one line, file:line:column first so editors and CI annotations jump to
@@ -73,12 +73,19 @@ type Option func(*options)
 
 type options struct {
 	baseline uint
+	target   Version
 }
 
 // Baseline leaves out the findings of migrations up to version v: they are still read, for the
 // schema they build, but not reported. For a history that predates the lint and may not be edited
 // (migrations.sum records it; a suppression comment would be an edit).
 func Baseline(v uint) Option { return func(o *options) { o.baseline = v } }
+
+// Target makes the version-dependent rules exact for the PostgreSQL the migrations will run on:
+// which defaults rewrite a table (all of them before 11), the CONCURRENTLY bug of 14.0-14.3, and
+// whether syntax newer than the lint's parser is a warning (the target accepts it) or an error.
+// Without it, the lint assumes a supported release (14 or later) at its latest minor.
+func Target(v Version) Option { return func(o *options) { o.target = v } }
 
 // Check lints every migration of src, in version order: each up file against the tables the
 // earlier ups created, each down file against the schema its up left. Finding.File is the file's
@@ -97,11 +104,11 @@ func Check(src *db.Source, opts ...Option) ([]Finding, error) {
 	s := newSchema()
 	var out []Finding
 	for _, m := range src.Migrations() {
-		up, err := parseFile(m.UpFile, m.Up, true, m.UpNoTx)
+		up, err := parseFile(m.UpFile, m.Up, true, m.UpNoTx, o.target)
 		if err != nil {
 			return nil, err
 		}
-		down, err := parseFile(m.DownFile, m.Down, false, m.DownNoTx)
+		down, err := parseFile(m.DownFile, m.Down, false, m.DownNoTx, o.target)
 		if err != nil {
 			return nil, err
 		}

@@ -3,6 +3,7 @@ package lint
 import (
 	"bytes"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -39,14 +40,14 @@ func checkFS(t *testing.T, fsys fstest.MapFS) []Finding {
 	return findings
 }
 
-func checkDir(t *testing.T, dir string) []Finding {
+func checkDir(t *testing.T, dir string, opts ...Option) []Finding {
 	t.Helper()
 	needParser(t)
 	src, err := db.LoadSource(os.DirFS(dir))
 	if err != nil {
 		t.Fatal(err)
 	}
-	findings, err := Check(src)
+	findings, err := Check(src, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,13 +63,32 @@ func render(t *testing.T, findings []Finding) string {
 	return b.String()
 }
 
+// fixtureTarget reads testdata/lint/<rule>/<kind>.target, the target server version a fixture is
+// linted for (none: unknown).
+func fixtureTarget(t *testing.T, dir, kind string) []Option {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(dir, kind+".target"))
+	if os.IsNotExist(err) {
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := ParseVersion(strings.TrimSpace(string(data)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return []Option{Target(v)}
+}
+
 // Every rule has testdata/lint/<rule>/bad, a migration set that triggers it (its exact output in
-// bad.golden), and good, one written the safe way, which lints clean.
+// bad.golden), and good, one written the safe way, which lints clean. A version-dependent rule's
+// fixture names its target server in bad.target / good.target.
 func TestRuleFixtures(t *testing.T) {
 	for _, r := range Rules() {
 		t.Run(r.Name, func(t *testing.T) {
 			dir := filepath.Join(fixtures, r.Name)
-			bad := checkDir(t, filepath.Join(dir, "bad"))
+			bad := checkDir(t, filepath.Join(dir, "bad"), fixtureTarget(t, dir, "bad")...)
 			if !slices.ContainsFunc(bad, func(f Finding) bool { return f.Rule == r.Name }) {
 				t.Errorf("bad/ does not trigger %s; got:\n%s", r.Name, render(t, bad))
 			}
@@ -91,7 +111,7 @@ func TestRuleFixtures(t *testing.T) {
 			if got != string(want) {
 				t.Errorf("bad/ findings differ from %s (-update rewrites it)\ngot:\n%s\nwant:\n%s", golden, got, want)
 			}
-			if good := checkDir(t, filepath.Join(dir, "good")); len(good) > 0 {
+			if good := checkDir(t, filepath.Join(dir, "good"), fixtureTarget(t, dir, "good")...); len(good) > 0 {
 				t.Errorf("good/ should lint clean; got:\n%s", render(t, good))
 			}
 		})
@@ -231,7 +251,7 @@ func TestSuppressionOnlyInComments(t *testing.T) {
 		"000001_a.up.sql":   {Data: []byte("create table t (id int);\n")},
 		"000001_a.down.sql": {Data: []byte("drop table t;\n")},
 		"000002_b.up.sql":   {Data: []byte("comment on table t is '-- lint:ignore not-concurrently no';\ncreate index t_id_idx on t (id);\n")},
-		"000002_b.down.sql": {Data: []byte("drop index t_id_idx;\n")},
+		"000002_b.down.sql": {Data: []byte("-- migrate:no-transaction\ndrop index concurrently if exists t_id_idx;\n")},
 	}
 	findings := checkFS(t, fsys)
 	if len(findings) != 1 || findings[0].Rule != "not-concurrently" {
@@ -253,7 +273,7 @@ func TestDownSeesItsUp(t *testing.T) {
 	for _, f := range checkFS(t, fsys) {
 		got = append(got, f.File+" "+f.Rule)
 	}
-	want := []string{"000001_a.down.sql not-concurrently", "000003_c.up.sql not-concurrently"}
+	want := []string{"000001_a.down.sql not-concurrently", "000002_b.up.sql rename", "000003_c.up.sql not-concurrently", "000003_c.down.sql not-concurrently"}
 	if !slices.Equal(got, want) {
 		t.Errorf("got %q, want %q", got, want)
 	}
@@ -323,7 +343,7 @@ func TestCreateTableIfNotExistsKeepsExisting(t *testing.T) {
 		"000001_a.up.sql":   {Data: []byte("create table t (id int);\n")},
 		"000001_a.down.sql": {Data: []byte("drop table t;\n")},
 		"000002_b.up.sql":   {Data: []byte("create table if not exists t (id int);\ncreate index t_id_idx on t (id);\n")},
-		"000002_b.down.sql": {Data: []byte("drop index t_id_idx;\n")},
+		"000002_b.down.sql": {Data: []byte("-- migrate:no-transaction\ndrop index concurrently if exists t_id_idx;\n")},
 	}
 	if findings := checkFS(t, fsys); len(findings) != 1 || findings[0].Rule != "not-concurrently" {
 		t.Errorf("want not-concurrently, got:\n%s", render(t, findings))
@@ -337,7 +357,7 @@ func TestBaseline(t *testing.T) {
 		"000001_a.up.sql":   {Data: []byte("create table t (id int);\n")},
 		"000001_a.down.sql": {Data: []byte("drop table t;\n")},
 		"000002_b.up.sql":   {Data: []byte("create index t_id_idx on t (id);\n")},
-		"000002_b.down.sql": {Data: []byte("drop index t_id_idx;\n")},
+		"000002_b.down.sql": {Data: []byte("-- migrate:no-transaction\ndrop index concurrently if exists t_id_idx;\n")},
 		"000003_c.up.sql":   {Data: []byte("alter table t add column a int not null;\n")},
 		"000003_c.down.sql": {Data: []byte("alter table t drop column a;\n")},
 	}
@@ -351,5 +371,138 @@ func TestBaseline(t *testing.T) {
 	}
 	if len(findings) != 1 || findings[0].File != "000003_c.up.sql" || findings[0].Rule != "not-null-without-default" {
 		t.Errorf("want only 000003's not-null-without-default (t exists since 000001), got:\n%s", render(t, findings))
+	}
+}
+
+// lint:ignore speaks of one statement (the one it trails, else the one below it); lint:ignore-file
+// of the whole file; an ignore that silences nothing is an error.
+func TestSuppressionScope(t *testing.T) {
+	up := "create index t_a_idx on t (a); -- lint:ignore not-concurrently t is tiny\n" +
+		"-- lint:ignore not-concurrently t is tiny\n" +
+		"create index t_b_idx on t (b);\n" +
+		"create index t_c_idx on t (c);\n" +
+		"-- lint:ignore set-not-null nothing here sets not null\n" +
+		"create index t_d_idx on t (d); -- lint:ignore not-concurrently t is tiny\n"
+	fsys := fstest.MapFS{
+		"000001_a.up.sql":   {Data: []byte("create table t (id bigint primary key, a int, b int, c int, d int);\n")},
+		"000001_a.down.sql": {Data: []byte("drop table t;\n")},
+		"000002_b.up.sql":   {Data: []byte(up)},
+		"000002_b.down.sql": {Data: []byte("-- lint:ignore-file not-concurrently t is tiny\ndrop index t_a_idx;\ndrop index t_b_idx;\ndrop index t_c_idx, t_d_idx;\n")},
+		"000003_c.up.sql":   {Data: []byte("-- lint:ignore-file rename nothing is renamed here\nselect 1;\n")},
+		"000003_c.down.sql": {Data: []byte("select 1;\n")},
+	}
+	var got []string
+	for _, f := range checkFS(t, fsys) {
+		got = append(got, fmt.Sprintf("%s:%d %s", f.File, f.Line, f.Rule))
+	}
+	want := []string{"000002_b.up.sql:4 not-concurrently", "000002_b.up.sql:5 unused-ignore", "000003_c.up.sql:1 unused-ignore"}
+	if !slices.Equal(got, want) {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
+// In a no-transaction file the tool opens no transaction, so the file's own BEGIN/COMMIT is not
+// transaction-control's business.
+func TestTransactionControlNotInNoTransactionFile(t *testing.T) {
+	fsys := fstest.MapFS{
+		"000001_a.up.sql":   {Data: []byte("-- migrate:no-transaction\nbegin;\ncreate table t (id bigint primary key);\ncommit;\n")},
+		"000001_a.down.sql": {Data: []byte("begin;\ndrop table t;\ncommit;\n")},
+	}
+	var got []string
+	for _, f := range checkFS(t, fsys) {
+		got = append(got, f.File+" "+f.Rule)
+	}
+	want := []string{"000001_a.down.sql transaction-control", "000001_a.down.sql transaction-control",
+		"000001_a.up.sql concurrently-in-transaction", "000001_a.up.sql no-transaction-if-exists"}
+	slices.Sort(got)
+	if !slices.Equal(got, want) {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
+// The target server's version makes the version-dependent rules exact.
+func TestTargetVersion(t *testing.T) {
+	needParser(t)
+	fsys := fstest.MapFS{
+		"000001_a.up.sql":   {Data: []byte("create table t (id bigint primary key, a int, constraint t_a_nn check (a is not null));\n")},
+		"000001_a.down.sql": {Data: []byte("drop table t;\n")},
+		"000002_b.up.sql":   {Data: []byte("alter table t add column s text default 'x';\nalter table t alter column a set not null;\n")},
+		"000002_b.down.sql": {Data: []byte("alter table t drop column s;\n")},
+		"000003_c.up.sql":   {Data: []byte("-- migrate:no-transaction\ncreate index concurrently if not exists t_a_idx on t (a);\n")},
+		"000003_c.down.sql": {Data: []byte("-- migrate:no-transaction\ndrop index concurrently if exists t_a_idx;\n")},
+		"000004_d.up.sql":   {Data: []byte("alter table t add constraint t_s_nn not null s not valid;\n")},
+		"000004_d.down.sql": {Data: []byte("alter table t drop constraint t_s_nn;\n")},
+	}
+	src, err := db.LoadSource(fsys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		target string
+		want   []string
+	}{
+		{"", []string{"000004_d.up.sql parser-older-than-syntax"}},
+		{"10", []string{"000002_b.up.sql volatile-default", "000002_b.up.sql set-not-null", "000004_d.up.sql syntax-error"}},
+		{"14.3", []string{"000003_c.up.sql pg14-concurrently-corruption", "000004_d.up.sql syntax-error"}},
+		{"14", []string{"000004_d.up.sql syntax-error"}},
+		{"14.23", []string{"000004_d.up.sql syntax-error"}},
+		{"18", []string{"000004_d.up.sql parser-older-than-syntax"}},
+	}
+	for _, tc := range cases {
+		var opts []Option
+		if tc.target != "" {
+			v, err := ParseVersion(tc.target)
+			if err != nil {
+				t.Fatal(err)
+			}
+			opts = append(opts, Target(v))
+		}
+		findings, err := Check(src, opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, f := range findings {
+			got = append(got, f.File+" "+f.Rule)
+			if f.Rule == "syntax-error" && !strings.Contains(f.Message, "needs PostgreSQL 18") {
+				t.Errorf("target %s: %s does not name both versions", tc.target, f)
+			}
+		}
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("target %q: got %q, want %q", tc.target, got, tc.want)
+		}
+	}
+}
+
+func TestParseVersion(t *testing.T) {
+	for in, want := range map[string]Version{"14": {14, -1}, "14.3": {14, 3}, " 18 ": {18, -1}} {
+		if got, err := ParseVersion(in); err != nil || got != want {
+			t.Errorf("ParseVersion(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "9", "x", "14.x", "14.-1", "fourteen"} {
+		if _, err := ParseVersion(in); err == nil {
+			t.Errorf("ParseVersion(%q) accepted", in)
+		}
+	}
+}
+
+// What a down changes stays in the down: the next up sees the schema the ups built.
+func TestDownDoesNotLeak(t *testing.T) {
+	fsys := fstest.MapFS{
+		"000001_a.up.sql":   {Data: []byte("create table t (id bigint primary key, a int);\n")},
+		"000001_a.down.sql": {Data: []byte("drop table t;\n")},
+		"000002_b.up.sql":   {Data: []byte("alter table t add column b int;\n")},
+		"000002_b.down.sql": {Data: []byte("alter table t add constraint t_a_nn check (a is not null);\nalter table t drop column b;\n")},
+		"000003_c.up.sql":   {Data: []byte("alter table t alter column a set not null;\n")},
+		"000003_c.down.sql": {Data: []byte("alter table t alter column a drop not null;\n")},
+	}
+	var got []string
+	for _, f := range checkFS(t, fsys) {
+		got = append(got, f.File+" "+f.Rule)
+	}
+	want := []string{"000002_b.down.sql constraint-not-valid", "000003_c.up.sql set-not-null"}
+	if !slices.Equal(got, want) {
+		t.Errorf("got %q, want %q", got, want)
 	}
 }

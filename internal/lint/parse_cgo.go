@@ -9,14 +9,19 @@ import (
 	"github.com/pganalyze/pg_query_go/v6/parser"
 )
 
-// parse runs PostgreSQL's parser and scanner over src. SQL the parser refuses is a *syntaxError;
+// parse runs PostgreSQL's parser and scanner over src. SQL the parser refuses is a *syntaxError,
+// returned with the tokens when the scanner accepts them (they tell newer syntax from a mistake);
 // err is for the parser failing otherwise.
 func parse(src string) (*pg_query.ParseResult, []*pg_query.ScanToken, *syntaxError, error) {
 	tree, err := pg_query.Parse(src)
 	if err != nil {
 		var perr *parser.Error
 		if errors.As(err, &perr) {
-			return nil, nil, &syntaxError{message: perr.Message, cursorpos: perr.Cursorpos}, nil
+			serr := &syntaxError{message: perr.Message, cursorpos: perr.Cursorpos}
+			if scan, err := pg_query.Scan(src); err == nil {
+				return nil, scan.Tokens, serr, nil
+			}
+			return nil, nil, serr, nil
 		}
 		return nil, nil, nil, err
 	}

@@ -14,7 +14,7 @@ import (
 // Without a parser (a build without cgo) the file comes back unchanged; the migrator's own guard
 // still refuses to record a migration that ended its transaction.
 func PrepareFile(name string, body []byte) ([]byte, *db.SQLFailure) {
-	f, err := parseFile(name, body, true, false)
+	f, err := parseFile(name, body, true, false, Version{})
 	if err != nil || !f.parsed {
 		return body, nil // no parser, or a syntax error PostgreSQL will report with its position
 	}

@@ -12,11 +12,13 @@ import (
 // a model, not a catalog: what it does not know (a table created in a DO block), the rules treat
 // as existing and unknown.
 type schema struct {
-	tables map[string]*table
-	funcs  map[string]string // function name → "immutable", "stable" or "volatile"
+	tables  map[string]*table
+	funcs   map[string]string // function name → "immutable", "stable" or "volatile"
+	indexes map[string]string // index key → its table's key
 }
 
 type table struct {
+	owner       *schema // the schema that may change it; another one copies it first
 	partitioned bool
 	columns     map[string]*column
 	checks      map[string]notNullCheck // CHECK (col IS NOT NULL) constraints by name
@@ -35,33 +37,39 @@ type notNullCheck struct {
 }
 
 func newSchema() *schema {
-	return &schema{tables: map[string]*table{}, funcs: map[string]string{}}
+	return &schema{tables: map[string]*table{}, funcs: map[string]string{}, indexes: map[string]string{}}
 }
 
 func newTable() *table {
 	return &table{columns: map[string]*column{}, checks: map[string]notNullCheck{}}
 }
 
+// clone returns a schema a down file may change without changing s. Tables are copied on first
+// write (table), not here: a down touches a few tables of a history that may hold hundreds, and
+// s does not change while the clone is in use (the down is checked before the next up).
 func (s *schema) clone() *schema {
-	c := &schema{tables: make(map[string]*table, len(s.tables)), funcs: maps.Clone(s.funcs)}
-	for name, t := range s.tables {
-		ct := &table{partitioned: t.partitioned, columns: make(map[string]*column, len(t.columns)), checks: maps.Clone(t.checks)}
-		for cn, col := range t.columns {
-			cc := *col
-			ct.columns[cn] = &cc
-		}
-		c.tables[name] = ct
-	}
-	return c
+	return &schema{tables: maps.Clone(s.tables), funcs: maps.Clone(s.funcs), indexes: maps.Clone(s.indexes)}
 }
 
-// table returns the model of a table, creating an empty one for a table it has not seen.
+// table returns the model of a table for changing it, creating an empty one for a table it has
+// not seen, and copying one that another schema shares.
 func (s *schema) table(key string) *table {
 	t := s.tables[key]
-	if t == nil {
+	switch {
+	case t == nil:
 		t = newTable()
-		s.tables[key] = t
+	case t.owner != s:
+		c := &table{partitioned: t.partitioned, columns: make(map[string]*column, len(t.columns)), checks: maps.Clone(t.checks)}
+		for cn, col := range t.columns {
+			cc := *col
+			c.columns[cn] = &cc
+		}
+		t = c
+	default:
+		return t
 	}
+	t.owner = s
+	s.tables[key] = t
 	return t
 }
 

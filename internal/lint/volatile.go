@@ -10,14 +10,19 @@ import "strings"
 //
 // (only ts_rewrite also has a non-volatile overload), plus the volatile functions added since
 // (random_normal in 16, uuidv4 and uuidv7 in 18) and those of the common extensions uuid-ossp and
-// pgcrypto. A function outside this list and not created by a migration counts as non-volatile.
-var builtinVolatile = func() map[string]bool {
+// pgcrypto. A function neither here, nor among the non-volatile ones (builtins.go), nor created by
+// a migration counts as volatile too, but is reported as unknown.
+var builtinVolatile = nameSet(volatileNames)
+
+var builtinNonVolatile = nameSet(nonVolatileNames)
+
+func nameSet(names string) map[string]bool {
 	m := map[string]bool{}
-	for _, name := range strings.Fields(volatileNames) {
+	for _, name := range strings.Fields(names) {
 		m[name] = true
 	}
 	return m
-}()
+}
 
 const volatileNames = `
 RI_FKey_cascade_del RI_FKey_cascade_upd RI_FKey_check_ins RI_FKey_check_upd

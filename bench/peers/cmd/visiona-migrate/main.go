@@ -22,6 +22,6 @@ func main() {
 		os.Exit(cli.ExitUsage)
 	}
 	dir := args[1]
-	// No seed data and no lint baseline: the benchmark runs up, down and version only.
-	os.Exit(cli.Run(context.Background(), cli.OSEnv(args[2:], os.DirFS(dir), nil, dir, 0)))
+	// No seed data: the benchmark runs up, down and version only.
+	os.Exit(cli.Run(context.Background(), cli.OSEnv(args[2:], os.DirFS(dir), nil, dir)))
 }

@@ -1,2 +1,2 @@
 -- migrate:no-transaction
-drop index concurrently items_name_idx;
+drop index concurrently if exists items_name_idx;

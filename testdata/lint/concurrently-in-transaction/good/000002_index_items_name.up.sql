@@ -1,3 +1,3 @@
 -- Runs alone, outside a transaction.
 -- migrate:no-transaction
-create index concurrently items_name_idx on items (name);
+create index concurrently if not exists items_name_idx on items (name);

@@ -1,2 +1,3 @@
+-- migrate:no-transaction
 -- Nothing to reverse: a rebuilt index is the same index.
-reindex (concurrently false) index items_name_idx;
+reindex (concurrently) index items_name_idx;

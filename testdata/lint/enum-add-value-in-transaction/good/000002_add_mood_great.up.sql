@@ -1,2 +1,2 @@
 -- migrate:no-transaction
-alter type mood add value 'great' after 'happy';
+alter type mood add value if not exists 'great' after 'happy';

@@ -1,2 +1,2 @@
 -- migrate:no-transaction
-create unique index concurrently items_name_key on items (name);
+create unique index concurrently if not exists items_name_key on items (name);

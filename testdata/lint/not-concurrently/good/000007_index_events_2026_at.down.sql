@@ -1,2 +1,2 @@
 -- migrate:no-transaction
-drop index concurrently events_2026_at_idx;
+drop index concurrently if exists events_2026_at_idx;

@@ -1,2 +1,2 @@
 -- migrate:no-transaction
-create index concurrently events_2026_at_idx on events_2026 (at);
+create index concurrently if not exists events_2026_at_idx on events_2026 (at);

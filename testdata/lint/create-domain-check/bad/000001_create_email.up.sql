@@ -1,0 +1,1 @@
+create domain email as text check (value like '%_@_%');

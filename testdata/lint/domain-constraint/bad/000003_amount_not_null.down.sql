@@ -1,0 +1,1 @@
+alter domain amount drop not null;

@@ -1,0 +1,1 @@
+alter domain amount validate constraint amount_positive;

@@ -1,1 +1,0 @@
-alter type mood rename value 'fine' to 'ok';

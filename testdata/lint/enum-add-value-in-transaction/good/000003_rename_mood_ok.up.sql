@@ -1,1 +1,0 @@
-alter type mood rename value 'ok' to 'fine';

@@ -1,0 +1,2 @@
+-- migrate:no-transaction
+drop index concurrently items_name_idx;

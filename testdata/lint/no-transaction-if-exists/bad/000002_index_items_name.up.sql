@@ -1,0 +1,2 @@
+-- migrate:no-transaction
+create index concurrently items_name_idx on items (name);

@@ -1,0 +1,2 @@
+-- VACUUM refuses to run inside a transaction block.
+vacuum (analyze) items;

@@ -1,0 +1,2 @@
+-- ANALYZE alone runs inside a transaction, under a lock that lets reads and writes through.
+analyze items;

@@ -1,0 +1,2 @@
+drop table colors;
+drop table tags;

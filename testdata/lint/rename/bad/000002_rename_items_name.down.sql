@@ -1,0 +1,1 @@
+alter table items rename column title to name;

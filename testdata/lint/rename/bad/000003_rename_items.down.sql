@@ -1,0 +1,1 @@
+alter table products rename to items;

@@ -1,0 +1,1 @@
+alter type item_state rename value 'second_hand' to 'used';

@@ -1,0 +1,1 @@
+alter schema store rename to shop;

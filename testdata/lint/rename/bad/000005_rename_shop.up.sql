@@ -1,0 +1,1 @@
+alter schema shop rename to store;

@@ -1,0 +1,3 @@
+drop schema shop;
+drop type item_state;
+drop table items;

@@ -1,0 +1,1 @@
+do $$ begin raise exception 'an enum value cannot be removed'; end $$;

@@ -1,0 +1,2 @@
+-- migrate:no-transaction
+alter type item_state add value if not exists 'second_hand';

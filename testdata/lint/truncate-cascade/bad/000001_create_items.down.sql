@@ -1,0 +1,2 @@
+drop table owners;
+drop table items;

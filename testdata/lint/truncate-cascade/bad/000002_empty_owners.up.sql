@@ -1,0 +1,1 @@
+truncate owners cascade;

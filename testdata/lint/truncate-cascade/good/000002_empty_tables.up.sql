@@ -1,0 +1,2 @@
+-- Every table to empty, by name.
+truncate items, owners;

@@ -1,0 +1,2 @@
+-- Nothing to reverse.
+select 1;

@@ -1,0 +1,1 @@
+cluster items using items_pkey;

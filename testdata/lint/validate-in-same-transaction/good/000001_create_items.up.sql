@@ -1,0 +1,8 @@
+create table items (
+    id    bigint generated always as identity primary key,
+    name  text   not null,
+    owner bigint,
+    price integer
+);
+
+create table owners (id bigint generated always as identity primary key);
