@@ -36,6 +36,7 @@ type report struct {
 	Unknown    []db.HistoryEntry    `json:"unknown,omitempty"`
 	Created    []string             `json:"created,omitempty"`
 	Reset      *db.ResetReport      `json:"reset,omitempty"`
+	Build      *buildReport         `json:"build,omitempty"`
 	results    []db.Result
 }
 
