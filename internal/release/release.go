@@ -166,7 +166,7 @@ func Release(ctx context.Context, o Options) ([]Artifact, error) {
 		return nil, err
 	}
 	for _, a := range arts {
-		fmt.Fprintf(o.Stdout, "%-44s %s  lint: %s\n", a.Path, a.Build.Platform(), a.Lint)
+		fmt.Fprintf(o.Stdout, "%-44s %-13s lint: %s\n", a.Path, a.Build.Platform(), a.Lint)
 	}
 	fmt.Fprintf(o.Stdout, "%-44s sha256 of each\n", filepath.Join("dist", "SHA256SUMS"))
 	return arts, nil
