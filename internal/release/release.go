@@ -91,7 +91,7 @@ func (o Options) noCommitReason() string {
 	case !fi.IsDir():
 		return "this is a git worktree (.git is a file), where Go records none: build from a clone"
 	}
-	return "is git on PATH, and does GOFLAGS or the go command set -buildvcs=false?"
+	return "Go found no git information; see `go version -m` on the binary"
 }
 
 // Build compiles bin/migrate for this machine, with cgo as the environment has it (on by default,
@@ -132,7 +132,7 @@ type Artifact struct {
 // binary is marked dirty. Nothing is written outside dist/.
 func Release(ctx context.Context, o Options) ([]Artifact, error) {
 	if status, err := o.output(ctx, "git", "status", "--porcelain"); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %v", ErrNoCommit, err)
 	} else if status != "" {
 		n := len(strings.Split(status, "\n"))
 		fmt.Fprintf(o.Stderr, "mage release: warning: the working tree has %d uncommitted change(s) (git status): building anyway, "+
