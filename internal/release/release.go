@@ -26,7 +26,7 @@ import (
 )
 
 // ErrNoCommit: Go recorded no commit in a release binary or image, so it could not say what it
-// carries. Returned by Release and Image.
+// carries. Returned by Release and BuildImage.
 var ErrNoCommit = errors.New("no commit recorded")
 
 // Options say where to build and where to report.
