@@ -12,6 +12,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -23,6 +24,7 @@ import (
 	"github.com/magefile/mage/sh"
 
 	"visiona-backend/internal/cli"
+	"visiona-backend/internal/release"
 	"visiona-backend/migrations"
 	"visiona-backend/testdata/seed"
 )
@@ -126,9 +128,58 @@ func MigrateForce(ctx context.Context, version int, json *bool) error {
 // Flags: -json. Example: VISIONA_DB_HOST=localhost VISIONA_DB_USER=visiona VISIONA_DB_NAME=visiona mage dbReset
 func DbReset(ctx context.Context, json *bool) error { return migrate(ctx, json, "reset") }
 
-// Build compiles every package and writes the migrate binary to bin/migrate.
+// Build writes bin/migrate, reproducibly, and prints what it carries (migrate -version).
+//
+// -trimpath, and the commit from git: Go records it when building in a git clone (not in a git
+// worktree, where the binary says "devel"). cgo stays on, so the lint works; a static binary that
+// migrates but cannot lint: CGO_ENABLED=0 go run mage.go build.
 func Build(ctx context.Context) error {
-	return sh.RunV("go", "build", "-o", "bin/migrate", "./cmd/migrate")
+	_, err := release.Build(ctx, releaseOptions())
+	return releaseExit("build", err)
+}
+
+// Release builds dist/migrate-<version>-<os>-<arch> for linux/amd64, linux/arm64, darwin/arm64, and SHA256SUMS.
+//
+// <version> is the commit's tag, else its first 12 hex digits, with -dirty when the tree has
+// uncommitted changes (built anyway, with a warning). The native platform is built with cgo and
+// carries the lint; the others are cross-compiled without cgo (PostgreSQL's parser is C and would
+// need their C toolchains), so their `migrate lint` says it needs cgo. Writes nothing outside dist/.
+// Exit 25 when Go recorded no commit (not a git clone, or a git worktree).
+func Release(ctx context.Context) error {
+	_, err := release.Release(ctx, releaseOptions())
+	return releaseExit("release", err)
+}
+
+// Image builds the migration image visiona/migrate:<version> (and :latest) with the local Docker engine.
+//
+// The static linux binary (CGO_ENABLED=0, no lint) on an empty base (build/image/Dockerfile): no
+// registry needed. Runs as uid 65532, entrypoint /migrate, default command up; configuration only
+// from VISIONA_DB_* at run time. Exit 24 when no Docker engine answers, 25 when Go recorded no commit.
+// Example: docker run --rm --network host -e VISIONA_DB_HOST=localhost -e VISIONA_DB_USER=visiona -e VISIONA_DB_PASSWORD -e VISIONA_DB_NAME=visiona visiona/migrate:latest up
+func Image(ctx context.Context) error {
+	_, err := release.BuildImage(ctx, releaseOptions(), release.DefaultRepository)
+	return releaseExit("image", err)
+}
+
+func releaseOptions() release.Options {
+	return release.Options{Dir: ".", Stdout: os.Stdout, Stderr: os.Stderr}
+}
+
+// releaseExit prints a known failure as one line and exits with its documented code (mage's own
+// handler would print "Error: ..." and exit 1).
+func releaseExit(target string, err error) error {
+	code := cli.ExitInternal
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, release.ErrNoDocker):
+		code = cli.ExitNoDocker
+	case errors.Is(err, release.ErrNoCommit):
+		code = cli.ExitNoCommit
+	}
+	fmt.Fprintf(os.Stderr, "mage %s: error: %v\n", target, err)
+	os.Exit(code)
+	return nil
 }
 
 // Test runs every test; the integration tests start PostgreSQL in Docker (see README).

@@ -28,6 +28,7 @@ import (
 	"visiona-backend/internal/db"
 	"visiona-backend/internal/lint"
 	"visiona-backend/internal/logger"
+	"visiona-backend/internal/version"
 )
 
 var errUsage = errors.New("usage")
@@ -43,10 +44,11 @@ type Env struct {
 	Stdout        io.Writer
 	Stderr        io.Writer
 	Lookup        config.Lookup
-	Interactive   bool   // stdin is a terminal: commands may ask before destroying data
-	Migrations    fs.FS  // the embedded migration files
-	Seed          fs.FS  // the data reset loads after migrating; nil: none
-	MigrationsDir string // the on-disk folder `create` writes to
+	Interactive   bool          // stdin is a terminal: commands may ask before destroying data
+	Migrations    fs.FS         // the embedded migration files
+	Seed          fs.FS         // the data reset loads after migrating; nil: none
+	MigrationsDir string        // the on-disk folder `create` writes to
+	Build         version.Build // what -version reports; OSEnv reads it from the running binary
 }
 
 // OSEnv is the Env of a real process; it is called from main, so it also sizes golang-migrate's
@@ -54,7 +56,8 @@ type Env struct {
 func OSEnv(args []string, migrations, seed fs.FS, dir string) Env {
 	db.SizeEngineBuffers()
 	return Env{Args: args, Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Lookup: os.LookupEnv,
-		Interactive: term.IsTerminal(int(os.Stdin.Fd())), Migrations: migrations, Seed: seed, MigrationsDir: dir}
+		Interactive: term.IsTerminal(int(os.Stdin.Fd())), Migrations: migrations, Seed: seed, MigrationsDir: dir,
+		Build: version.Current()}
 }
 
 const usage = `usage: migrate [-json] <command> [arguments]
@@ -80,6 +83,8 @@ commands:
 
 flags:
   -json           print results as one JSON document on stdout
+  -version        print this binary's version, commit, Go version and embedded migrations
+                  (no database needed; with -json as one document)
   -single-transaction
                   run all the migrations of an up/down/goto in one transaction: all or
                   nothing, one commit (for fresh databases; refuses no-transaction files)
@@ -154,6 +159,7 @@ func (r *runner) run(ctx context.Context) error {
 	fset.SetOutput(io.Discard) // errors are reported once, by Run, in our format
 	jsonOut := fset.Bool("json", false, "print results as JSON")
 	singleTx := fset.Bool("single-transaction", false, "run all the migrations of the call in one transaction")
+	showVersion := fset.Bool("version", false, "print the build and the embedded migrations")
 	if err := fset.Parse(r.env.Args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprint(r.env.Stdout, usage)
@@ -163,6 +169,9 @@ func (r *runner) run(ctx context.Context) error {
 	}
 	r.out.json = *jsonOut
 	args := fset.Args()
+	if *showVersion {
+		return r.printVersion(r.env.Build, args)
+	}
 	if len(args) == 0 {
 		return usageErr("no command given; want one of up, down, goto, force, version, status, create, verify, lint, hash, reset")
 	}

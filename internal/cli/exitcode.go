@@ -31,7 +31,10 @@ const (
 	ExitRoundTrip     = 21 // a migration's down does not reverse its up
 	ExitStaleSnapshot = 22 // migrations/schema.snapshot differs from what the migrations build
 	ExitSuites        = 23 // a dbtest suite failed
-	ExitInterrupted   = 130
+	// mage image and release (internal/release)
+	ExitNoDocker    = 24 // mage image: no docker command, or no engine answers
+	ExitNoCommit    = 25 // mage release/image: Go recorded no commit (not a git clone, or a worktree)
+	ExitInterrupted = 130
 )
 
 // ExitCode maps an error from internal/db or internal/config to its exit code.

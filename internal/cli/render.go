@@ -38,6 +38,7 @@ type report struct {
 	Created    []string             `json:"created,omitempty"`
 	Reset      *db.ResetReport      `json:"reset,omitempty"`
 	Lint       *lint.Report         `json:"lint,omitempty"`
+	Build      *buildReport         `json:"build,omitempty"`
 	results    []db.Result
 }
 
