@@ -290,12 +290,12 @@ func lintDefault(ctx context.Context) error { return Lint(ctx, nil) }
 
 func testDBText(ctx context.Context) error { return TestDB(ctx, nil) }
 
-// Bench times our migrate CLI against golang-migrate, goose, dbmate and psql (issue #6).
+// Bench times our migrate CLI against golang-migrate, goose, dbmate and psql.
 //
 // Builds the peers at pinned versions into ~/.cache/visiona-bench (VISIONA_BENCH_CACHE), starts a
 // throwaway PostgreSQL 15 (Debian's postgresql-15, fsync on), and times up, version and down of
 // 100 and 1000 generated migrations per tool as whole processes, interleaved, on a fresh database
-// per run; prints medians, min–max, peak memory, ratios to ours and issue #6's targets, and writes
+// per run; prints medians, min–max, peak memory, ratios to ours and the speed targets, and writes
 // the samples as JSON under the cache. 3 minutes on the 2-core dev VM (under 10 with a slow disk).
 // Logic: bench/peers.
 // Flags: -quick (N=100, 1 round: a smoke test), -rounds=N (5), -writeDocs (also rewrite

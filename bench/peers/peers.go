@@ -1,6 +1,6 @@
 // Package peers times our migrate CLI against the tools users would pick instead (golang-migrate,
 // goose, dbmate) and against psql, the floor no migration tool can beat, each run as a whole
-// process on a throwaway local PostgreSQL with fsync on. It is issue #6's harness: `mage bench`
+// process on a throwaway local PostgreSQL with fsync on. It is the peer benchmark harness: `mage bench`
 // runs it through cmd/peerbench, and it writes docs/benchmarks.md and docs/benchmarks.png.
 //
 // What one run does (Run):
@@ -10,7 +10,7 @@
 //  3. starts a throwaway PostgreSQL (StartLocal) or uses a given one (Connect);
 //  4. times up, version and down of every tool, interleaved, on a fresh database per run (Measure);
 //  5. returns the samples; Results summarises them (medians, min–max, peak memory, ratios to ours,
-//     issue #6's targets) as Markdown, a chart and JSON.
+//     the speed targets) as Markdown, a chart and JSON.
 package peers
 
 import (

@@ -110,7 +110,7 @@ func (r *Results) LargestN() int {
 	return slices.Max(r.Sizes)
 }
 
-// Check is one of issue #6's targets against this run.
+// Check is one of the speed targets against this run.
 type Check struct {
 	Goal   string
 	Limit  float64 // ours ÷ reference must be at most this

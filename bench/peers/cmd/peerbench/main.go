@@ -133,7 +133,7 @@ func run() error {
 		fmt.Fprintf(os.Stderr, "peers: results in %s (%s)\n", *jsonPath, time.Duration(res.Seconds*float64(time.Second)).Round(time.Second))
 	}
 
-	fmt.Println("targets (issue #6), ours ÷ reference:")
+	fmt.Println("targets, ours ÷ reference:")
 	fmt.Println(res.ChecksTable())
 	for _, n := range res.SizesDesc() {
 		fmt.Printf("n=%d:\n%s\n", n, res.Table(n))
