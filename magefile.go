@@ -35,14 +35,16 @@ const staticcheckVersion = "honnef.co/go/tools/cmd/staticcheck@v0.8.2"
 // migrate runs one cmd/migrate command in-process and exits with its code. It exits instead of
 // returning an error because mage would print "Error: ..." on top of the runner's own one-line
 // message, and the two doors must print the same thing.
-func migrate(ctx context.Context, jsonOut *bool, args ...string) error {
+func migrate(ctx context.Context, target string, jsonOut *bool, args ...string) error {
 	// Mage's own SIGINT handler gives a target 5 s and then exits 1, killing a migration in flight:
 	// take it out, so the runner's handler decides (stop between migrations, exit 130).
 	signal.Reset(os.Interrupt)
 	if jsonOut != nil && *jsonOut {
 		args = append([]string{"-json"}, args...)
 	}
-	if code := cli.Run(ctx, cli.OSEnv(args, migrations.FS, seed.FS, "migrations")); code != cli.ExitOK {
+	env := cli.OSEnv(args, migrations.FS, seed.FS, "migrations")
+	env.MageTarget = target
+	if code := cli.Run(ctx, env); code != cli.ExitOK {
 		os.Exit(code)
 	}
 	return nil
@@ -58,9 +60,9 @@ func migrate(ctx context.Context, jsonOut *bool, args ...string) error {
 // Example: VISIONA_DB_HOST=localhost VISIONA_DB_USER=visiona VISIONA_DB_NAME=visiona mage migrateUp
 func MigrateUp(ctx context.Context, json *bool, singleTransaction *bool) error {
 	if singleTransaction != nil && *singleTransaction {
-		return migrate(ctx, json, "-single-transaction", "up")
+		return migrate(ctx, "migrateUp", json, "-single-transaction", "up")
 	}
-	return migrate(ctx, json, "up")
+	return migrate(ctx, "migrateUp", json, "up")
 }
 
 // MigrateDown reverts migrations: -steps=N the last N, -all every one.
@@ -77,38 +79,42 @@ func MigrateDown(ctx context.Context, steps *int, all *bool, json *bool) error {
 	if steps != nil {
 		args = append(args, strconv.Itoa(*steps))
 	}
-	return migrate(ctx, json, args...)
+	return migrate(ctx, "migrateDown", json, args...)
 }
 
 // MigrateVersion prints the database's version, dirty flag and pending count.
 //
 // The first word of the output is the bare version number (0: nothing applied).
 // Flags: -json. Environment: as for migrateUp.
-func MigrateVersion(ctx context.Context, json *bool) error { return migrate(ctx, json, "version") }
+func MigrateVersion(ctx context.Context, json *bool) error {
+	return migrate(ctx, "migrateVersion", json, "version")
+}
 
 // MigrateStatus lists every migration file as applied, pending or dirty.
 //
 // Flags: -json. Environment: as for migrateUp.
-func MigrateStatus(ctx context.Context, json *bool) error { return migrate(ctx, json, "status") }
+func MigrateStatus(ctx context.Context, json *bool) error {
+	return migrate(ctx, "migrateStatus", json, "status")
+}
 
 // MigrateCreate writes the next migrations/NNNNNN_<name>.up.sql and .down.sql pair.
 //
 // The name is lowercase snake_case. Example: mage migrateCreate add_device_firmware
 func MigrateCreate(ctx context.Context, name string) error {
-	return migrate(ctx, nil, "create", name)
+	return migrate(ctx, "migrateCreate", nil, "create", name)
 }
 
 // MigrateHash rewrites migrations/migrations.sum after a migration that never ran was edited.
 //
 // Every up, down and goto, and lint, check the files against it first (exit 13 on a mismatch), so
 // an applied migration cannot change unnoticed. migrateCreate updates it by itself.
-func MigrateHash(ctx context.Context) error { return migrate(ctx, nil, "hash") }
+func MigrateHash(ctx context.Context) error { return migrate(ctx, "migrateHash", nil, "hash") }
 
 // MigrateGoto migrates up or down to the given version (0: revert everything).
 //
 // Example: mage migrateGoto 5. Flags: -json. Environment: as for migrateUp.
 func MigrateGoto(ctx context.Context, version int, json *bool) error {
-	return migrate(ctx, json, "goto", strconv.Itoa(version))
+	return migrate(ctx, "migrateGoto", json, "goto", strconv.Itoa(version))
 }
 
 // MigrateForce records a version as applied and clean without running SQL (after a dirty failure).
@@ -116,7 +122,7 @@ func MigrateGoto(ctx context.Context, version int, json *bool) error {
 // Check the database by hand first: the error that left it dirty names the file and the version
 // to force. Example: mage migrateForce 4. Environment: as for migrateUp.
 func MigrateForce(ctx context.Context, version int, json *bool) error {
-	return migrate(ctx, json, "force", strconv.Itoa(version))
+	return migrate(ctx, "migrateForce", json, "force", strconv.Itoa(version))
 }
 
 // DbReset empties the local VISIONA_DB_* database, migrates it up and loads testdata/seed.
@@ -126,7 +132,7 @@ func MigrateForce(ctx context.Context, version int, json *bool) error {
 // Refuses unless VISIONA_DB_HOST is loopback or a unix socket directory; set
 // VISIONA_DB_ALLOW_REMOTE_RESET=true to override (exit 11 when refused, 12 when a seed fails).
 // Flags: -json. Example: VISIONA_DB_HOST=localhost VISIONA_DB_USER=visiona VISIONA_DB_NAME=visiona mage dbReset
-func DbReset(ctx context.Context, json *bool) error { return migrate(ctx, json, "reset") }
+func DbReset(ctx context.Context, json *bool) error { return migrate(ctx, "dbReset", json, "reset") }
 
 // Build writes bin/migrate, reproducibly, and prints what it carries (migrate -version).
 //
@@ -202,7 +208,9 @@ func Lint(ctx context.Context, format *string) error {
 		lintArgs = append(lintArgs, "-format="+*format)
 	}
 	for _, args := range [][]string{{"verify"}, lintArgs} {
-		if code := cli.Run(ctx, cli.OSEnv(args, migrations.FS, seed.FS, "migrations")); code != cli.ExitOK {
+		env := cli.OSEnv(args, migrations.FS, seed.FS, "migrations")
+		env.MageTarget = "lint"
+		if code := cli.Run(ctx, env); code != cli.ExitOK {
 			os.Exit(code)
 		}
 	}

@@ -49,6 +49,17 @@ type Env struct {
 	Seed          fs.FS         // the data reset loads after migrating; nil: none
 	MigrationsDir string        // the on-disk folder `create` writes to
 	Build         version.Build // what -version reports; OSEnv reads it from the running binary
+	// MageTarget is the mage target that called the runner ("" from cmd/migrate): hints then
+	// speak mage's syntax.
+	MageTarget string
+}
+
+// helpHint is where a usage error sends the user, in the words of the door they came in by.
+func (e Env) helpHint() string {
+	if e.MageTarget != "" {
+		return "run `go run mage.go -h " + e.MageTarget + "` for usage"
+	}
+	return "run `migrate help` for usage"
 }
 
 // OSEnv is the Env of a real process; it is called from main, so it also sizes golang-migrate's
@@ -114,7 +125,7 @@ func Run(ctx context.Context, env Env) int {
 		msg := strings.TrimPrefix(err.Error(), errUsage.Error()+": ")
 		fmt.Fprintf(env.Stderr, "migrate: error: %s\n", oneLine(msg))
 		if errors.Is(err, errUsage) {
-			fmt.Fprintln(env.Stderr, "migrate: run `migrate help` for usage")
+			fmt.Fprintln(env.Stderr, "migrate: "+env.helpHint())
 		}
 	}
 	if err := r.out.flush(); err != nil && code == ExitOK {
@@ -304,6 +315,9 @@ func (r *runner) down(ctx context.Context, m *db.Migrator, args []string) error 
 		return usageErr("down takes one count or -all, got %q", strings.Join(args, " "))
 	}
 	if !r.env.Interactive {
+		if r.env.MageTarget != "" {
+			return usageErr("migrateDown needs a count when not run at a terminal: `go run mage.go migrateDown -steps=1` reverts the last migration, `-all` every one")
+		}
 		return usageErr("down needs a count when not run at a terminal: `down 1` reverts the last migration, `down -all` every one")
 	}
 	info, err := m.Version(ctx)

@@ -436,3 +436,40 @@ func TestLintConfAndTarget(t *testing.T) {
 		t.Errorf("malformed lint.conf: exit %d, %q", code, stderr)
 	}
 }
+
+// Through mage, hints speak mage's syntax; through the CLI, the CLI's.
+func TestHintsInTheWordsOfTheDoor(t *testing.T) {
+	for _, c := range []struct {
+		target, wantError, wantHint string
+	}{
+		{"", "`down 1` reverts the last migration", "migrate: run `migrate help` for usage"},
+		{"migrateDown", "`go run mage.go migrateDown -steps=1` reverts the last migration", "migrate: run `go run mage.go -h migrateDown` for usage"},
+	} {
+		var stdout, stderr bytes.Buffer
+		code := cli.Run(context.Background(), cli.Env{Args: []string{"down"}, Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: &stderr,
+			Lookup: func(k string) (string, bool) { v, ok := offline[k]; return v, ok }, Migrations: migrations.FS, MageTarget: c.target})
+		lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
+		if code != cli.ExitUsage || len(lines) != 2 || !strings.Contains(lines[0], c.wantError) || lines[1] != c.wantHint {
+			t.Errorf("target %q: exit %d, stderr %q; want exit %d, an error with %q and the hint %q", c.target, code, stderr.String(), cli.ExitUsage, c.wantError, c.wantHint)
+		}
+	}
+}
+
+// create says that the files it wrote are templates that every command refuses until they hold SQL.
+func TestCreateSaysWhatComesNext(t *testing.T) {
+	dir := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	code := cli.Run(context.Background(), cli.Env{Args: []string{"create", "add_things"}, Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: &stderr,
+		Lookup: func(string) (string, bool) { return "", false }, Migrations: os.DirFS(dir), MigrationsDir: dir})
+	if code != cli.ExitOK {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	if !strings.Contains(stdout.String(), "created "+filepath.Join(dir, "000001_add_things.up.sql")) || !strings.Contains(stdout.String(), "refuses them (exit 9)") {
+		t.Errorf("stdout %q lacks the created files and what to do next", stdout.String())
+	}
+	code = cli.Run(context.Background(), cli.Env{Args: []string{"verify"}, Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: &stderr,
+		Lookup: func(string) (string, bool) { return "", false }, Migrations: os.DirFS(dir), MigrationsDir: dir})
+	if code != cli.ExitInvalidSource {
+		t.Errorf("verify of the fresh templates: exit %d, want %d", code, cli.ExitInvalidSource)
+	}
+}

@@ -170,6 +170,7 @@ func (p *printer) created(paths ...string) {
 	for _, path := range paths {
 		fmt.Fprintf(&p.text, "created %s\n", path)
 	}
+	p.text.WriteString("next: write the change in the .up.sql file and its exact reverse in the .down.sql file; until both hold SQL, every command that reads the migrations refuses them (exit 9)\n")
 }
 
 func (p *printer) fail(code int, err error) {
