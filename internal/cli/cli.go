@@ -482,6 +482,10 @@ func lintSummary(r lint.Report) string {
 }
 
 func (r *runner) reset(ctx context.Context, cfg config.DB) error {
+	// The header comes before the migrations' progress lines; a refused host prints nothing.
+	if !r.out.json && (cfg.IsLocal() || cfg.AllowRemoteReset) {
+		fmt.Fprintf(r.env.Stdout, "reset %s\n", cfg.SafeTarget())
+	}
 	report, err := db.Reset(ctx, cfg, r.env.Migrations, r.env.Seed, db.WithLogger(r.log), db.WithProgress(r.progress), db.WithPreflight(lint.PrepareFile))
 	if report != nil {
 		r.out.reset(report)

@@ -156,7 +156,7 @@ func (p *printer) reset(r *db.ResetReport) {
 	if len(kinds) > 0 {
 		dropped = fmt.Sprintf("%d objects (%s)", r.DroppedTotal(), strings.Join(kinds, ", "))
 	}
-	fmt.Fprintf(&p.text, "reset %s\ndropped %s in %s\n", r.Target, dropped, roundDuration(r.DropDuration))
+	fmt.Fprintf(&p.text, "dropped %s in %s\n", dropped, roundDuration(r.DropDuration))
 	if r.MigrateDuration > 0 {
 		fmt.Fprintf(&p.text, "migrated to version %d (%d migration(s)) in %s\n", r.Version, len(r.Applied), roundDuration(r.MigrateDuration))
 	}
