@@ -383,7 +383,7 @@ func (r *run) checkSnapshot(t *target, final *schema.Snapshot) error {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		err = fmt.Errorf("%w: cannot read %s (%v); write it with `go run mage.go schemaDump` and commit it", ErrStaleSnapshot, r.opts.SnapshotFile, errors.Unwrap(err))
-			t.phases = append(t.phases, newPhase("snapshot file", t.major, start, err, ""))
+		t.phases = append(t.phases, newPhase("snapshot file", t.major, start, err, ""))
 		return err
 	}
 	committed, err := schema.Parse(string(data))
