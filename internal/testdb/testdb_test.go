@@ -6,7 +6,9 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/moby/moby/client"
@@ -146,5 +148,59 @@ func TestRunWithoutServers(t *testing.T) {
 		Migrations: migrations.FS, NoSuites: true})
 	if !errors.Is(err, testdb.ErrUnavailable) || strings.Contains(err.Error(), "secret-pw") {
 		t.Fatalf("err = %v, want ErrUnavailable without the password", err)
+	}
+}
+
+// The committed snapshot is valid on every supported major: the same migrations snapshotted on
+// the oldest (production's 14) and the newest print byte for byte the same file, the committed one.
+func TestSnapshotIsTheSameOnOldestAndNewestMajor(t *testing.T) {
+	images := testenv.ImagesFromEnv(os.LookupEnv)
+	var want []string
+	for _, major := range []int{testenv.OldestMajor, testenv.NewestMajor} {
+		image, err := images.PostgresMajor(major)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, image)
+	}
+	testenv.RequireImages(t, want...)
+	committed, err := os.ReadFile("../../migrations/schema.snapshot")
+	if err != nil {
+		t.Fatal(err)
+	}
+	label := t.Name() + "-" + testcontainers.SessionID()
+	dirs := []string{t.TempDir(), t.TempDir()}
+	errs := make([]error, 2)
+	outs := make([]bytes.Buffer, 2)
+	var wg sync.WaitGroup
+	for i, major := range []int{testenv.OldestMajor, testenv.NewestMajor} {
+		wg.Go(func() {
+			errs[i] = testdb.WriteSnapshot(t.Context(), testdb.Options{Images: images, Majors: []int{major}, Migrations: migrations.FS,
+				SnapshotFile: "schema.snapshot", RepoDir: dirs[i], Labels: map[string]string{"visiona.test": label}, Out: &outs[i]})
+		})
+	}
+	wg.Wait()
+	var got [2][]byte
+	for i := range dirs {
+		if errs[i] != nil {
+			t.Fatalf("snapshot on %s: %v\n%s", want[i], errs[i], outs[i].String())
+		}
+		if !strings.Contains(outs[i].String(), "postgres "+strconv.Itoa([]int{testenv.OldestMajor, testenv.NewestMajor}[i])+".") {
+			t.Errorf("the snapshot was not taken on %s:\n%s", want[i], outs[i].String())
+		}
+		if got[i], err = os.ReadFile(filepath.Join(dirs[i], "schema.snapshot")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !bytes.Equal(got[0], got[1]) {
+		a, _ := schema.Parse(string(got[0]))
+		b, _ := schema.Parse(string(got[1]))
+		t.Errorf("PostgreSQL %d and %d print the schema differently:\n%s", testenv.OldestMajor, testenv.NewestMajor, schema.FormatDiff(schema.Diff(a, b)))
+	}
+	if !bytes.Equal(got[0], committed) {
+		t.Errorf("migrations/schema.snapshot is not what PostgreSQL %d prints; run `go run mage.go schemaDump`", testenv.OldestMajor)
+	}
+	if left := containers(t, label); left != 0 {
+		t.Errorf("WriteSnapshot left %d of its containers behind", left)
 	}
 }
