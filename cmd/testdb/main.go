@@ -29,6 +29,9 @@ const snapshotFile = "migrations/schema.snapshot"
 func main() { os.Exit(run()) }
 
 func run() int {
+	if len(os.Args) > 1 && os.Args[1] == testdb.ExecAfterArg {
+		return testdb.ExecAfter(os.Args[2:])
+	}
 	fset := flag.NewFlagSet("testdb", flag.ContinueOnError)
 	jsonOut := fset.Bool("json", false, "print the report as one JSON document on stdout (progress goes to stderr)")
 	writeSnapshot := fset.Bool("write-snapshot", false, "only write "+snapshotFile+" from the migrations, then exit")
@@ -78,6 +81,9 @@ func run() int {
 		SnapshotFile: snapshotFile,
 		RepoDir:      ".",
 		Out:          out,
+	}
+	if self, err := os.Executable(); err == nil {
+		opts.Self = self
 	}
 	if *writeSnapshot {
 		err := testdb.WriteSnapshot(ctx, opts)

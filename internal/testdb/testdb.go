@@ -16,6 +16,7 @@ import (
 	"io/fs"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -52,6 +53,9 @@ type Options struct {
 	// Suites selects the tests to run; FindSuites(RepoDir) when nil.
 	Suites   *Suites
 	NoSuites bool // stop after the round trip and snapshot check (TestDB's own tests)
+	// Self is the path of a program that calls ExecAfter when its first argument is ExecAfterArg
+	// (cmd/testdb). When set, the suites are built while the servers start (see ExecAfter).
+	Self string
 	// Labels are put on the containers, so a caller can find exactly the ones this run made.
 	Labels map[string]string
 	Out    io.Writer
@@ -116,6 +120,7 @@ type run struct {
 	targets []*target // one per PostgreSQL; the suites run on the first
 	redis   *testenv.Redis
 	outMu   sync.Mutex // the targets' goroutines print concurrently
+	tmpDir  string     // the early suites' environment file, removed at cleanup
 }
 
 // target is one PostgreSQL server the migrations are proved on.
@@ -162,17 +167,32 @@ func (r *run) tprintf(t *target, format string, args ...any) {
 }
 
 func (r *run) phases(ctx context.Context) error {
-	if err := r.startServers(ctx); err != nil {
-		return err
+	var early *suiteRun
+	if !r.opts.NoSuites && r.opts.Self != "" && !strings.ContainsAny(r.opts.Self, " \t'\"") {
+		suites, err := r.findSuites()
+		if err == nil && len(suites.Tests) > 0 {
+			early, err = r.startSuites(ctx, suites, nil)
+		}
+		if err != nil {
+			r.report.Phases = append(r.report.Phases, newPhase("dbtest suites", "", time.Now(), err, ""))
+			return err
+		}
 	}
-	if err := r.prove(ctx); err != nil {
+	err := r.startServers(ctx)
+	if err == nil {
+		err = r.prove(ctx)
+	}
+	if err != nil {
+		if early != nil {
+			early.abort()
+		}
 		return err
 	}
 	if r.opts.NoSuites {
 		r.report.skip("dbtest suites", "not asked for")
 		return nil
 	}
-	return r.suites(ctx, r.targets[0])
+	return r.suites(ctx, r.targets[0], early)
 }
 
 // prove runs the round trip and the snapshot check on every server in parallel.
@@ -402,53 +422,120 @@ func (r *run) checkSnapshot(t *target, final *schema.Snapshot) error {
 	return nil
 }
 
-// suites runs the dbtest suites (`go test -tags dbtest -run <their tests> <their packages>`) on t's
-// server, passed by environment; each package clones its own database from t's template (see
-// testenv.DBTestDatabase).
-func (r *run) suites(ctx context.Context, t *target) error {
+// suiteRun is the dbtest suites' `go test`, running.
+type suiteRun struct {
+	cmd     *exec.Cmd
+	suites  *Suites
+	out     *gate  // early only: the output held until the servers are released
+	envFile string // early only: where the servers' environment is written
+	done    chan struct{}
+	counts  Counts
+	err     error // go test's exit and the relay's error, once done is closed
+}
+
+func (r *run) findSuites() (*Suites, error) {
+	if r.opts.Suites != nil {
+		return r.opts.Suites, nil
+	}
+	found, err := FindSuites(r.opts.RepoDir)
+	return &found, err
+}
+
+// startSuites starts `go test -tags dbtest -run <their tests> <their packages>`. With env nil it
+// starts early (see ExecAfter): the test binaries wait for release.
+func (r *run) startSuites(ctx context.Context, suites *Suites, env []string) (*suiteRun, error) {
+	sr := &suiteRun{suites: suites, done: make(chan struct{})}
+	args := append([]string{"test", "-tags", dbtestTag, "-count=1", "-run", suites.RunPattern()}, suites.Packages...)
+	var out io.Writer = r.opts.GoTestOut
+	if env == nil {
+		dir, err := os.MkdirTemp("", "testdb-"+r.id+"-")
+		if err != nil {
+			return nil, fmt.Errorf("run go test: %w", err)
+		}
+		r.tmpDir = dir
+		sr.envFile = filepath.Join(dir, "env")
+		sr.out = &gate{}
+		out = sr.out
+		args = append(args, "-exec", r.opts.Self+" "+ExecAfterArg+" "+sr.envFile)
+	}
+	sr.cmd = exec.CommandContext(ctx, "go", append(args, "-json")...)
+	sr.cmd.Dir = r.opts.RepoDir
+	sr.cmd.Stderr = out
+	stdout, err := sr.cmd.StdoutPipe()
+	if err != nil {
+		return nil, fmt.Errorf("run go test: %w", err)
+	}
+	sr.cmd.Env = append(os.Environ(), env...)
+	// On Ctrl-C, interrupt rather than kill, and give the test binaries time to stop; whatever
+	// containers they still leave, cleanup finds by the run label.
+	sr.cmd.Cancel = func() error { return sr.cmd.Process.Signal(os.Interrupt) }
+	sr.cmd.WaitDelay = 10 * time.Second
+	if err := sr.cmd.Start(); err != nil {
+		return nil, fmt.Errorf("run go test: %w", err)
+	}
+	go func() {
+		defer close(sr.done)
+		var relayErr error
+		sr.counts, relayErr = relayTestJSON(stdout, out)
+		sr.err = errors.Join(sr.cmd.Wait(), relayErr)
+	}()
+	return sr, nil
+}
+
+// abort tells early test binaries not to run, stops the build (what it made stays in Go's cache
+// for the next run) and waits for go test to end.
+func (sr *suiteRun) abort() {
+	sr.out.drop()
+	_ = release(sr.envFile, []string{abortLine})
+	_ = sr.cmd.Process.Kill()
+	<-sr.done
+}
+
+// suiteEnv passes t's server and the run's Redis to the suites.
+func (r *run) suiteEnv(t *target) []string {
+	return []string{
+		testenv.EnvDBTestPostgresURL + "=" + t.pg.AdminURL,
+		testenv.EnvDBTestTemplate + "=" + t.template,
+		testenv.EnvDBTestRedisURL + "=" + r.redis.URL,
+		testenv.EnvDBTestRedisPrefix + "=testdb:" + r.id + ":",
+		// The dbtest packages' own integration tests use this server too instead of starting more.
+		testenv.EnvTestPostgresURL + "=" + t.pg.AdminURL,
+		testenv.EnvRunLabel + "=" + r.runLabel(),
+	}
+}
+
+// suites runs the dbtest suites on t's server, passed by environment; each package clones its
+// own database from t's template (see testenv.DBTestDatabase). early, when not nil, is the go
+// test started before the servers: it is released now.
+func (r *run) suites(ctx context.Context, t *target, early *suiteRun) error {
 	start := time.Now()
-	suites := r.opts.Suites
-	if suites == nil {
-		found, err := FindSuites(r.opts.RepoDir)
+	sr := early
+	if sr == nil {
+		suites, err := r.findSuites()
+		if err == nil && len(suites.Tests) > 0 {
+			sr, err = r.startSuites(ctx, suites, r.suiteEnv(t))
+		}
 		if err != nil {
 			r.report.Phases = append(r.report.Phases, newPhase("dbtest suites", t.major, start, err, ""))
 			return err
 		}
-		suites = &found
+		if len(suites.Tests) == 0 {
+			r.report.Phases = append(r.report.Phases, Phase{Name: "dbtest suites", Postgres: t.major, Result: "skipped", Detail: "no dbtest tests found"})
+			return nil
+		}
 	}
-	if len(suites.Tests) == 0 {
-		r.report.Phases = append(r.report.Phases, Phase{Name: "dbtest suites", Postgres: t.major, Result: "skipped", Detail: "no dbtest tests found"})
-		return nil
+	r.printf("dbtest suites on postgres %s: %d tests in %s", t.major, len(sr.suites.Tests), strings.Join(sr.suites.Packages, " "))
+	if early != nil {
+		// A template cannot be cloned while anyone is connected to it: nothing here is.
+		if err := release(early.envFile, r.suiteEnv(t)); err != nil {
+			early.abort()
+			return fmt.Errorf("release the dbtest suites: %w", err)
+		}
+		early.out.open(r.opts.GoTestOut)
 	}
-	args := append([]string{"test", "-tags", dbtestTag, "-count=1", "-run", suites.RunPattern()}, suites.Packages...)
-	r.printf("dbtest suites on postgres %s: %d tests in %s", t.major, len(suites.Tests), strings.Join(suites.Packages, " "))
-	cmd := exec.CommandContext(ctx, "go", append(args, "-json")...)
-	cmd.Dir = r.opts.RepoDir
-	cmd.Stderr = r.opts.GoTestOut
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return fmt.Errorf("run go test: %w", err)
-	}
-	cmd.Env = append(os.Environ(),
-		testenv.EnvDBTestPostgresURL+"="+t.pg.AdminURL,
-		testenv.EnvDBTestTemplate+"="+t.template,
-		testenv.EnvDBTestRedisURL+"="+r.redis.URL,
-		testenv.EnvDBTestRedisPrefix+"=testdb:"+r.id+":",
-		// The dbtest packages' own integration tests use this server too instead of starting more.
-		testenv.EnvTestPostgresURL+"="+t.pg.AdminURL,
-		testenv.EnvRunLabel+"="+r.runLabel(),
-	)
-	// On Ctrl-C, interrupt rather than kill, and give the test binaries time to stop; whatever
-	// containers they still leave, cleanup finds by the run label.
-	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
-	cmd.WaitDelay = 10 * time.Second
-	// A template cannot be cloned while anyone is connected to it: nothing here is.
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("run go test: %w", err)
-	}
-	counts, relayErr := relayTestJSON(stdout, r.opts.GoTestOut)
-	err = errors.Join(cmd.Wait(), relayErr)
-	r.report.Tests = &counts
+	<-sr.done
+	err := sr.err
+	r.report.Tests = &sr.counts
 	if err != nil {
 		if ctx.Err() != nil {
 			err = ctx.Err()
@@ -456,7 +543,7 @@ func (r *run) suites(ctx context.Context, t *target) error {
 			err = fmt.Errorf("%w: go test exited with %v (see its output above)", ErrSuites, err)
 		}
 	}
-	r.report.Phases = append(r.report.Phases, newPhase("dbtest suites", t.major, start, err, counts.String()))
+	r.report.Phases = append(r.report.Phases, newPhase("dbtest suites", t.major, start, err, sr.counts.String()))
 	return err
 }
 
@@ -510,6 +597,9 @@ func (r *run) cleanup() {
 	if ok, _ := testenv.DockerAvailable(ctx); ok {
 		leftovers, err := testenv.RemoveRun(ctx, r.runLabel())
 		done(err, leftovers, 0)
+	}
+	if r.tmpDir != "" {
+		done(os.RemoveAll(r.tmpDir), 0, 0)
 	}
 	err := errors.Join(errs...)
 	detail := fmt.Sprintf("removed %d containers", removed)
