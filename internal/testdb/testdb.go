@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -178,39 +179,60 @@ func (r *run) phases(ctx context.Context) error {
 			return err
 		}
 	}
-	err := r.startServers(ctx)
-	if err == nil {
-		err = r.prove(ctx)
-	}
-	if err != nil {
+	if err := r.startServers(ctx); err != nil {
 		if early != nil {
 			early.abort()
 		}
 		return err
 	}
-	if r.opts.NoSuites {
+	// The suites need only the first server's proof: they run while the other majors' go on.
+	firstDone := make(chan error, 1)
+	proved := make(chan error, 1)
+	go func() { proved <- r.prove(ctx, firstDone) }()
+	var suitesErr error
+	before := len(r.report.Phases)
+	switch {
+	case <-firstDone != nil:
+		if early != nil {
+			early.abort()
+		}
+	case r.opts.NoSuites:
 		r.report.skip("dbtest suites", "not asked for")
-		return nil
+	default:
+		suitesErr = r.suites(ctx, r.targets[0], early)
 	}
-	return r.suites(ctx, r.targets[0], early)
+	proofErr := <-proved
+	// The summary lists the proof before the suites, whatever finished first.
+	suitePhases := slices.Clone(r.report.Phases[before:])
+	r.report.Phases = r.report.Phases[:before]
+	for _, t := range r.targets {
+		r.report.Phases = append(r.report.Phases, t.phases...)
+		r.report.Migrations = max(r.report.Migrations, t.steps)
+	}
+	r.report.Phases = append(r.report.Phases, suitePhases...)
+	if proofErr != nil {
+		return proofErr // its exit code (21, 22) says more than the suites'
+	}
+	return suitesErr
 }
 
-// prove runs the round trip and the snapshot check on every server in parallel.
-func (r *run) prove(ctx context.Context) error {
+// prove runs the round trip and the snapshot check on every server in parallel; firstDone gets
+// the first server's outcome as soon as it is known. The phases stay on the targets.
+func (r *run) prove(ctx context.Context, firstDone chan<- error) error {
 	var wg sync.WaitGroup
 	errs := make([]error, len(r.targets))
 	for i, t := range r.targets {
 		wg.Go(func() {
-			if errs[i] = r.roundTrip(ctx, t); errs[i] != nil && len(r.targets) > 1 {
+			errs[i] = r.roundTrip(ctx, t)
+			if i == 0 {
+				firstDone <- errs[i]
+			}
+			if errs[i] != nil && len(r.targets) > 1 {
 				errs[i] = fmt.Errorf("PostgreSQL %s: %w", t.major, errs[i])
 			}
 		})
 	}
 	wg.Wait()
-	for _, t := range r.targets {
-		r.report.Phases = append(r.report.Phases, t.phases...)
-		r.report.Migrations = max(r.report.Migrations, t.steps)
-	}
 	return errors.Join(errs...)
 }
 
