@@ -204,3 +204,47 @@ func TestSnapshotIsTheSameOnOldestAndNewestMajor(t *testing.T) {
 		t.Errorf("WriteSnapshot left %d of its containers behind", left)
 	}
 }
+
+// Two majors in one run: each is proved in its own container, the report has a row per major, and
+// every container is gone afterwards.
+func TestRunProvesEachMajorAskedFor(t *testing.T) {
+	images := testenv.ImagesFromEnv(os.LookupEnv)
+	majors := []int{testenv.NewestMajor, testenv.OldestMajor}
+	var need []string
+	for _, m := range majors {
+		image, err := images.PostgresMajor(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		need = append(need, image)
+	}
+	testenv.RequireImages(t, append(need, images.Redis)...)
+	label := t.Name() + "-" + testcontainers.SessionID()
+	var out bytes.Buffer
+	report, err := testdb.Run(t.Context(), testdb.Options{Images: images, Majors: majors, Migrations: migrations.FS,
+		Labels: map[string]string{"visiona.test": label}, SnapshotFile: "migrations/schema.snapshot", RepoDir: "../..", NoSuites: true, Out: &out})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	if len(report.Servers) != 3 || !strings.HasPrefix(report.Servers[0].Version, "18.") || !strings.HasPrefix(report.Servers[1].Version, "14.") {
+		t.Errorf("servers %+v, want 18, 14 and redis in that order", report.Servers)
+	}
+	var rows []string
+	for _, p := range report.Phases {
+		if p.Postgres != "" {
+			rows = append(rows, p.Name+" "+p.Postgres+" "+p.Result)
+		}
+	}
+	want := []string{"round trip 18 ok", "snapshot file 18 ok", "round trip 14 ok", "snapshot file 14 ok"}
+	if strings.Join(rows, ",") != strings.Join(want, ",") {
+		t.Errorf("per-major phases %q, want %q", rows, want)
+	}
+	for _, line := range []string{"postgres 18: round trip", "postgres 14: schema snapshot", "removed 3 containers"} {
+		if !strings.Contains(out.String(), line) {
+			t.Errorf("output lacks %q:\n%s", line, out.String())
+		}
+	}
+	if left := containers(t, label); left != 0 {
+		t.Errorf("TestDB left %d of its containers behind", left)
+	}
+}
