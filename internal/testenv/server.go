@@ -77,7 +77,9 @@ func (s *Server) start() (pg *Postgres, missing string, err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
 	defer cancel()
 	if u, ok := s.lookup(EnvTestPostgresURL); ok && strings.TrimSpace(u) != "" {
-		pg, err = ConnectPostgres(ctx, strings.TrimSpace(u))
+		if pg, err = ConnectPostgres(ctx, strings.TrimSpace(u)); err != nil {
+			err = fmt.Errorf("%s: %w", EnvTestPostgresURL, err)
+		}
 		return pg, "", err
 	}
 	if ok, reason := DockerAvailable(ctx); !ok {
