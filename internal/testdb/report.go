@@ -12,19 +12,23 @@ import (
 func (r *Report) WriteSummary(w io.Writer) {
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "PHASE\tDURATION\tRESULT\tDETAIL")
+	fmt.Fprintln(tw, "PHASE\tPOSTGRES\tDURATION\tRESULT\tDETAIL")
 	result := "ok"
 	for _, p := range r.Phases {
 		dur := "-"
 		if p.Result != "skipped" {
 			dur = p.Duration.Round(time.Millisecond).String()
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", p.Name, dur, p.Result, p.Detail)
+		pg := p.Postgres
+		if pg == "" {
+			pg = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", p.Name, pg, dur, p.Result, p.Detail)
 		if p.Result == "failed" {
 			result = "failed"
 		}
 	}
-	fmt.Fprintf(tw, "total\t%s\t%s\t\n", r.Total.Round(time.Millisecond), result)
+	fmt.Fprintf(tw, "total\t-\t%s\t%s\t\n", r.Total.Round(time.Millisecond), result)
 	tw.Flush()
 	// The closing line CI reads: the tests' counts, or the phases' when the suites did not run.
 	if r.Tests != nil {
@@ -54,6 +58,7 @@ type jsonServer struct {
 
 type jsonPhase struct {
 	Name       string  `json:"name"`
+	Postgres   string  `json:"postgres,omitempty"`
 	DurationMS float64 `json:"duration_ms"`
 	Result     string  `json:"result"`
 	Detail     string  `json:"detail,omitempty"`
@@ -71,7 +76,7 @@ func (r *Report) WriteJSON(w io.Writer, exitCode int, err error) error {
 		doc.Servers = append(doc.Servers, jsonServer{Kind: s.Kind, Version: s.Version, Image: s.Image, Target: s.Target, StartedMS: ms(s.Started)})
 	}
 	for _, p := range r.Phases {
-		doc.Phases = append(doc.Phases, jsonPhase{Name: p.Name, DurationMS: ms(p.Duration), Result: p.Result, Detail: p.Detail})
+		doc.Phases = append(doc.Phases, jsonPhase{Name: p.Name, Postgres: p.Postgres, DurationMS: ms(p.Duration), Result: p.Result, Detail: p.Detail})
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")

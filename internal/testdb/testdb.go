@@ -1,7 +1,9 @@
 // Package testdb is `mage testDB`, the pre-merge proof that the schema history is sound: it starts
-// PostgreSQL and Redis (or uses existing servers), proves every migration's down reverses its up by
-// schema snapshots, checks the committed schema snapshot, and runs the dbtest suites against the
-// servers. It removes everything it started or created, also on failure and on Ctrl-C.
+// PostgreSQL (one container per major asked for) and Redis, or uses existing servers, proves on
+// every PostgreSQL that each migration's down reverses its up by schema snapshots, checks the
+// committed schema snapshot there, and runs the dbtest suites (the tests written against visionA's
+// schema, see FindSuites) against the first. It removes everything it started or created, also on
+// failure and on Ctrl-C.
 package testdb
 
 import (
@@ -14,7 +16,11 @@ import (
 	"io/fs"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -36,13 +42,21 @@ var (
 
 // Options says where the servers come from and what to check.
 type Options struct {
-	Images       testenv.Images
+	Images testenv.Images
+	// Majors are the PostgreSQL majors to prove the migrations on, each in its own container
+	// (Images.PostgresMajor), all in parallel; the suites run on the first. Empty: Images.Postgres
+	// alone. Ignored with an existing server, which is proved as it is.
+	Majors       []int
 	Servers      config.TestDB // existing servers instead of containers, when set
 	Migrations   fs.FS
-	SnapshotFile string   // committed snapshot, relative to RepoDir; "" skips the check
-	RepoDir      string   // where `go test` runs
-	Packages     []string // dbtest packages, default ./...
-	NoSuites     bool     // stop after the round trip and snapshot check (TestDB's own tests)
+	SnapshotFile string // committed snapshot, relative to RepoDir; "" skips the check
+	RepoDir      string // where `go test` runs
+	// Suites selects the tests to run; FindSuites(RepoDir) when nil.
+	Suites   *Suites
+	NoSuites bool // stop after the round trip and snapshot check (TestDB's own tests)
+	// Self is the path of a program that calls ExecAfter when its first argument is ExecAfterArg
+	// (cmd/testdb). When set, the suites are built while the servers start (see ExecAfter).
+	Self string
 	// Labels are put on the containers, so a caller can find exactly the ones this run made.
 	Labels map[string]string
 	Out    io.Writer
@@ -53,6 +67,7 @@ type Options struct {
 // Phase is one line of the summary.
 type Phase struct {
 	Name     string        `json:"name"`
+	Postgres string        `json:"postgres,omitempty"` // the major it ran on, for per-server phases
 	Duration time.Duration `json:"duration_ns"`
 	Result   string        `json:"result"` // ok, failed, skipped
 	Detail   string        `json:"detail,omitempty"`
@@ -77,12 +92,16 @@ type Report struct {
 }
 
 func (r *Report) phase(name string, start time.Time, err error, detail string) {
-	p := Phase{Name: name, Duration: time.Since(start), Result: "ok", Detail: detail}
+	r.Phases = append(r.Phases, newPhase(name, "", start, err, detail))
+}
+
+func newPhase(name, postgres string, start time.Time, err error, detail string) Phase {
+	p := Phase{Name: name, Postgres: postgres, Duration: time.Since(start), Result: "ok", Detail: detail}
 	if err != nil {
 		p.Result = "failed"
 		p.Detail = firstLine(err.Error())
 	}
-	r.Phases = append(r.Phases, p)
+	return p
 }
 
 func (r *Report) skip(name, why string) {
@@ -99,9 +118,20 @@ type run struct {
 	opts    Options
 	report  *Report
 	id      string
-	pg      *testenv.Postgres
+	targets []*target // one per PostgreSQL; the suites run on the first
 	redis   *testenv.Redis
-	created []string // databases to drop on an existing server
+	outMu   sync.Mutex // the targets' goroutines print concurrently
+	tmpDir  string     // the early suites' environment file, removed at cleanup
+}
+
+// target is one PostgreSQL server the migrations are proved on.
+type target struct {
+	pg       *testenv.Postgres
+	major    string   // from the server's version, for the summary and progress lines
+	template string   // database left at the latest version by the round trip
+	steps    int      // migrations the round trip walked
+	created  []string // databases to drop on an existing server
+	phases   []Phase  // this server's phases, merged into the report in the targets' order
 }
 
 // Run performs every phase and always cleans up. The error wraps one of the sentinels above, or
@@ -112,9 +142,6 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	}
 	if opts.GoTestOut == nil {
 		opts.GoTestOut = opts.Out
-	}
-	if len(opts.Packages) == 0 {
-		opts.Packages = []string{"./..."}
 	}
 	idBytes := make([]byte, 4)
 	rand.Read(idBytes)
@@ -127,22 +154,115 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 }
 
 func (r *run) printf(format string, args ...any) {
+	r.outMu.Lock()
+	defer r.outMu.Unlock()
 	fmt.Fprintf(r.opts.Out, "testdb: "+format+"\n", args...)
 }
 
+// tprintf prints a line about one server, prefixed by its major when there are several.
+func (r *run) tprintf(t *target, format string, args ...any) {
+	if len(r.targets) > 1 {
+		format = "postgres " + t.major + ": " + format
+	}
+	r.printf(format, args...)
+}
+
 func (r *run) phases(ctx context.Context) error {
+	var early *suiteRun
+	if !r.opts.NoSuites && r.opts.Self != "" && !strings.ContainsAny(r.opts.Self, " \t'\"") {
+		suites, err := r.findSuites()
+		if err == nil && len(suites.Tests) > 0 {
+			early, err = r.startSuites(ctx, suites, nil)
+		}
+		if err != nil {
+			r.report.Phases = append(r.report.Phases, newPhase("dbtest suites", "", time.Now(), err, ""))
+			return err
+		}
+	}
 	if err := r.startServers(ctx); err != nil {
+		if early != nil {
+			early.abort()
+		}
 		return err
 	}
-	template, err := r.roundTrip(ctx)
-	if err != nil {
-		return err
-	}
-	if r.opts.NoSuites {
+	// The suites need only the first server's proof: they run while the other majors' go on.
+	firstDone := make(chan error, 1)
+	proved := make(chan error, 1)
+	go func() { proved <- r.prove(ctx, firstDone) }()
+	var suitesErr error
+	before := len(r.report.Phases)
+	switch {
+	case <-firstDone != nil:
+		if early != nil {
+			early.abort()
+		}
+	case r.opts.NoSuites:
 		r.report.skip("dbtest suites", "not asked for")
-		return nil
+	default:
+		suitesErr = r.suites(ctx, r.targets[0], early)
 	}
-	return r.suites(ctx, template)
+	proofErr := <-proved
+	// The summary lists the proof before the suites, whatever finished first.
+	suitePhases := slices.Clone(r.report.Phases[before:])
+	r.report.Phases = r.report.Phases[:before]
+	for _, t := range r.targets {
+		r.report.Phases = append(r.report.Phases, t.phases...)
+		r.report.Migrations = max(r.report.Migrations, t.steps)
+	}
+	r.report.Phases = append(r.report.Phases, suitePhases...)
+	if proofErr != nil {
+		return proofErr // its exit code (21, 22) says more than the suites'
+	}
+	return suitesErr
+}
+
+// prove runs the round trip and the snapshot check on every server in parallel; firstDone gets
+// the first server's outcome as soon as it is known. The phases stay on the targets.
+func (r *run) prove(ctx context.Context, firstDone chan<- error) error {
+	var wg sync.WaitGroup
+	errs := make([]error, len(r.targets))
+	for i, t := range r.targets {
+		wg.Go(func() {
+			errs[i] = r.roundTrip(ctx, t)
+			if i == 0 {
+				firstDone <- errs[i]
+			}
+			if errs[i] != nil && len(r.targets) > 1 {
+				errs[i] = fmt.Errorf("PostgreSQL %s: %w", t.major, errs[i])
+			}
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// postgresImages are the images to start: one per major asked for, or the configured one.
+func (r *run) postgresImages() ([]string, error) {
+	if len(r.opts.Majors) == 0 {
+		return []string{r.opts.Images.Postgres}, nil
+	}
+	var images []string
+	for _, major := range r.opts.Majors {
+		image, err := r.opts.Images.PostgresMajor(major)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
+		}
+		images = append(images, image)
+	}
+	return images, nil
+}
+
+func (r *run) addTarget(pg *testenv.Postgres) {
+	major := strconv.Itoa(majorOf(pg.Version))
+	r.targets = append(r.targets, &target{pg: pg, major: major})
+}
+
+func majorList(majors []int) string {
+	s := make([]string, len(majors))
+	for i, m := range majors {
+		s[i] = strconv.Itoa(m)
+	}
+	return strings.Join(s, ",")
 }
 
 func (r *run) startServers(ctx context.Context) error {
@@ -150,9 +270,14 @@ func (r *run) startServers(ctx context.Context) error {
 	var err error
 	switch {
 	case r.opts.Servers.PostgresURL != "":
-		if r.pg, err = testenv.ConnectPostgres(ctx, r.opts.Servers.PostgresURL); err != nil {
+		var pg *testenv.Postgres
+		if pg, err = testenv.ConnectPostgres(ctx, r.opts.Servers.PostgresURL); err != nil {
 			err = fmt.Errorf("%w: VISIONA_TESTDB_POSTGRES_URL: %v", ErrUnavailable, err)
 			break
+		}
+		r.addTarget(pg)
+		if len(r.opts.Majors) > 0 {
+			r.printf("VISIONA_TESTDB_POSTGRES_URL names one server: proving PostgreSQL %s there; the majors asked for (%s) need containers", r.targets[0].major, majorList(r.opts.Majors))
 		}
 		if r.opts.Servers.RedisURL == "" {
 			err = fmt.Errorf("%w: VISIONA_TESTDB_POSTGRES_URL is set but VISIONA_TESTDB_REDIS_URL is not; set both to use existing servers", ErrUnavailable)
@@ -166,19 +291,28 @@ func (r *run) startServers(ctx context.Context) error {
 			err = fmt.Errorf("%w: %s; or point TestDB at existing servers with VISIONA_TESTDB_POSTGRES_URL and VISIONA_TESTDB_REDIS_URL", ErrUnavailable, reason)
 			break
 		}
-		r.printf("starting %s and %s", r.opts.Images.Postgres, r.opts.Images.Redis)
-		if r.pg, r.redis, err = testenv.StartBoth(ctx, r.opts.Images, testcontainers.WithLabels(r.opts.Labels)); err != nil {
+		var images []string
+		if images, err = r.postgresImages(); err != nil {
+			break
+		}
+		r.printf("starting %s and %s", strings.Join(images, ", "), r.opts.Images.Redis)
+		var pgs []*testenv.Postgres
+		if pgs, r.redis, err = testenv.StartAll(ctx, images, r.opts.Images.Redis, testcontainers.WithLabels(r.opts.Labels)); err != nil {
 			err = fmt.Errorf("%w: %w", ErrUnavailable, err)
+			break
+		}
+		for _, pg := range pgs {
+			r.addTarget(pg)
 		}
 	}
 	r.report.phase("start servers", start, err, "")
 	if err != nil {
 		return err
 	}
-	r.report.Servers = []Server{
-		{Kind: "postgres", Version: r.pg.Version, Image: r.pg.Image, Target: r.pg.SafeTarget("postgres"), Started: r.pg.Started},
-		{Kind: "redis", Version: r.redis.Version, Image: r.redis.Image, Target: r.redis.Addr, Started: r.redis.Started},
+	for _, t := range r.targets {
+		r.report.Servers = append(r.report.Servers, Server{Kind: "postgres", Version: t.pg.Version, Image: t.pg.Image, Target: t.pg.SafeTarget("postgres"), Started: t.pg.Started})
 	}
+	r.report.Servers = append(r.report.Servers, Server{Kind: "redis", Version: r.redis.Version, Image: r.redis.Image, Target: r.redis.Addr, Started: r.redis.Started})
 	for _, s := range r.report.Servers {
 		from := "existing server"
 		if s.Image != "" {
@@ -189,37 +323,43 @@ func (r *run) startServers(ctx context.Context) error {
 	return nil
 }
 
-// startPostgres is startServers for PostgreSQL alone.
+// startPostgres is startServers for PostgreSQL alone, of the first major asked for.
 func (r *run) startPostgres(ctx context.Context) error {
+	var pg *testenv.Postgres
 	var err error
 	switch {
 	case r.opts.Servers.PostgresURL != "":
-		if r.pg, err = testenv.ConnectPostgres(ctx, r.opts.Servers.PostgresURL); err != nil {
+		if pg, err = testenv.ConnectPostgres(ctx, r.opts.Servers.PostgresURL); err != nil {
 			return fmt.Errorf("%w: VISIONA_TESTDB_POSTGRES_URL: %v", ErrUnavailable, err)
 		}
 	default:
 		if ok, reason := testenv.DockerAvailable(ctx); !ok {
 			return fmt.Errorf("%w: %s; or point it at an existing server with VISIONA_TESTDB_POSTGRES_URL", ErrUnavailable, reason)
 		}
-		if r.pg, err = testenv.StartPostgres(ctx, r.opts.Images.Postgres, testcontainers.WithLabels(r.opts.Labels)); err != nil {
+		images, err := r.postgresImages()
+		if err != nil {
+			return err
+		}
+		if pg, err = testenv.StartPostgres(ctx, images[0], testcontainers.WithLabels(r.opts.Labels)); err != nil {
 			return fmt.Errorf("%w: %v", ErrUnavailable, err)
 		}
 	}
-	r.printf("postgres %s at %s, ready in %s", r.pg.Version, r.pg.SafeTarget("postgres"), r.pg.Started.Round(time.Millisecond))
+	r.addTarget(pg)
+	r.printf("postgres %s at %s, ready in %s", pg.Version, pg.SafeTarget("postgres"), pg.Started.Round(time.Millisecond))
 	return nil
 }
 
-// createDatabase makes a throwaway database on the server and remembers it for cleanup.
-func (r *run) createDatabase(ctx context.Context, name, template string) (config.DB, error) {
+// createDatabase makes a throwaway database on t's server and remembers it for cleanup.
+func (r *run) createDatabase(ctx context.Context, t *target, name, template string) (config.DB, error) {
 	sql := "CREATE DATABASE " + pgx.Identifier{name}.Sanitize()
 	if template != "" {
 		sql += " TEMPLATE " + pgx.Identifier{template}.Sanitize()
 	}
-	if err := r.adminExec(ctx, sql); err != nil {
+	if err := adminExec(ctx, t.pg, sql); err != nil {
 		return config.DB{}, fmt.Errorf("create database %s: %w", name, err)
 	}
-	r.created = append(r.created, name)
-	cfg, err := config.DBFromURL(r.pg.URL(name))
+	t.created = append(t.created, name)
+	cfg, err := config.DBFromURL(t.pg.URL(name))
 	if err != nil {
 		return config.DB{}, err
 	}
@@ -227,25 +367,26 @@ func (r *run) createDatabase(ctx context.Context, name, template string) (config
 	return cfg, nil
 }
 
-func (r *run) adminExec(ctx context.Context, sql string) error {
-	conn, err := pgx.Connect(ctx, r.pg.AdminURL)
+func adminExec(ctx context.Context, pg *testenv.Postgres, sql string) error {
+	conn, err := pgx.Connect(ctx, pg.AdminURL)
 	if err != nil {
-		return fmt.Errorf("connect to %s: %w", r.pg.SafeTarget("postgres"), errors.Unwrap(err))
+		return fmt.Errorf("connect to %s: %w", pg.SafeTarget("postgres"), errors.Unwrap(err))
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
 	_, err = conn.Exec(ctx, sql)
 	return err
 }
 
-// roundTrip proves every down reverses its up, checks the committed snapshot, and returns the
-// database it left at the latest version: the template the suites' databases are cloned from.
-func (r *run) roundTrip(ctx context.Context) (string, error) {
+// roundTrip proves on t's server that every down reverses its up, checks the committed
+// snapshot, and leaves t.template at the latest version: the template the suites' databases are
+// cloned from.
+func (r *run) roundTrip(ctx context.Context, t *target) error {
 	start := time.Now()
 	name := "testdb_" + r.id + "_template"
-	cfg, err := r.createDatabase(ctx, name, "")
+	cfg, err := r.createDatabase(ctx, t, name, "")
 	if err != nil {
-		r.report.phase("round trip", start, err, "")
-		return "", err
+		t.phases = append(t.phases, newPhase("round trip", t.major, start, err, ""))
+		return err
 	}
 	rt, err := schema.RoundTrip(ctx, cfg, r.opts.Migrations)
 	var rte *schema.RoundTripError
@@ -257,25 +398,26 @@ func (r *run) roundTrip(ctx context.Context) (string, error) {
 	}
 	detail := ""
 	if rt != nil {
-		r.report.Migrations = rt.Steps
+		t.steps = rt.Steps
 		detail = fmt.Sprintf("%d migrations up, down and up again", rt.Steps)
 	}
-	r.report.phase("round trip", start, err, detail)
+	t.phases = append(t.phases, newPhase("round trip", t.major, start, err, detail))
 	if err != nil {
-		r.printf("round trip failed:\n%s", err)
-		return "", err
+		r.tprintf(t, "round trip failed:\n%s", err)
+		return err
 	}
-	r.printf("round trip: %s; every down reverses its up (%s)", detail, time.Since(start).Round(time.Millisecond))
+	r.tprintf(t, "round trip: %s; every down reverses its up (%s)", detail, time.Since(start).Round(time.Millisecond))
 
-	if err := r.checkSnapshot(rt.Final); err != nil {
-		return "", err
+	if err := r.checkSnapshot(t, rt.Final); err != nil {
+		return err
 	}
-	return name, nil
+	t.template = name
+	return nil
 }
 
-func (r *run) checkSnapshot(final *schema.Snapshot) error {
+func (r *run) checkSnapshot(t *target, final *schema.Snapshot) error {
 	if r.opts.SnapshotFile == "" {
-		r.report.skip("snapshot file", "no file configured")
+		t.phases = append(t.phases, Phase{Name: "snapshot file", Postgres: t.major, Result: "skipped", Detail: "no file configured"})
 		return nil
 	}
 	start := time.Now()
@@ -283,7 +425,7 @@ func (r *run) checkSnapshot(final *schema.Snapshot) error {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		err = fmt.Errorf("%w: cannot read %s (%v); write it with `go run mage.go schemaDump` and commit it", ErrStaleSnapshot, r.opts.SnapshotFile, errors.Unwrap(err))
-		r.report.phase("snapshot file", start, err, "")
+		t.phases = append(t.phases, newPhase("snapshot file", t.major, start, err, ""))
 		return err
 	}
 	committed, err := schema.Parse(string(data))
@@ -293,48 +435,129 @@ func (r *run) checkSnapshot(final *schema.Snapshot) error {
 	} else if err != nil {
 		err = fmt.Errorf("%w: %s: %v; rewrite it with `go run mage.go schemaDump`", ErrStaleSnapshot, r.opts.SnapshotFile, err)
 	}
-	r.report.phase("snapshot file", start, err, r.opts.SnapshotFile)
+	t.phases = append(t.phases, newPhase("snapshot file", t.major, start, err, r.opts.SnapshotFile))
 	if err != nil {
-		r.printf("%s", err)
+		r.tprintf(t, "%s", err)
 		return err
 	}
-	r.printf("schema snapshot %s is current", r.opts.SnapshotFile)
+	r.tprintf(t, "schema snapshot %s is current", r.opts.SnapshotFile)
 	return nil
 }
 
-// suites runs `go test -tags dbtest` with the servers passed by environment; each package clones
-// its own database from template (see testenv.DBTestDatabase).
-func (r *run) suites(ctx context.Context, template string) error {
-	start := time.Now()
-	args := append([]string{"test", "-tags", "dbtest", "-count=1"}, r.opts.Packages...)
-	r.printf("dbtest suites: go %s", strings.Join(args, " "))
-	cmd := exec.CommandContext(ctx, "go", append(args, "-json")...)
-	cmd.Dir = r.opts.RepoDir
-	cmd.Stderr = r.opts.GoTestOut
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return fmt.Errorf("run go test: %w", err)
+// suiteRun is the dbtest suites' `go test`, running.
+type suiteRun struct {
+	cmd     *exec.Cmd
+	suites  *Suites
+	out     *gate  // early only: the output held until the servers are released
+	envFile string // early only: where the servers' environment is written
+	done    chan struct{}
+	counts  Counts
+	err     error // go test's exit and the relay's error, once done is closed
+}
+
+func (r *run) findSuites() (*Suites, error) {
+	if r.opts.Suites != nil {
+		return r.opts.Suites, nil
 	}
-	cmd.Env = append(os.Environ(),
-		testenv.EnvDBTestPostgresURL+"="+r.pg.AdminURL,
-		testenv.EnvDBTestTemplate+"="+template,
-		testenv.EnvDBTestRedisURL+"="+r.redis.URL,
-		testenv.EnvDBTestRedisPrefix+"=testdb:"+r.id+":",
-		// The dbtest packages' own integration tests use this server too instead of starting more.
-		testenv.EnvTestPostgresURL+"="+r.pg.AdminURL,
-		testenv.EnvRunLabel+"="+r.runLabel(),
-	)
+	found, err := FindSuites(r.opts.RepoDir)
+	return &found, err
+}
+
+// startSuites starts `go test -tags dbtest -run <their tests> <their packages>`. With env nil it
+// starts early (see ExecAfter): the test binaries wait for release.
+func (r *run) startSuites(ctx context.Context, suites *Suites, env []string) (*suiteRun, error) {
+	sr := &suiteRun{suites: suites, done: make(chan struct{})}
+	args := append([]string{"test", "-tags", dbtestTag, "-count=1", "-run", suites.RunPattern()}, suites.Packages...)
+	var out io.Writer = r.opts.GoTestOut
+	if env == nil {
+		dir, err := os.MkdirTemp("", "testdb-"+r.id+"-")
+		if err != nil {
+			return nil, fmt.Errorf("run go test: %w", err)
+		}
+		r.tmpDir = dir
+		sr.envFile = filepath.Join(dir, "env")
+		sr.out = &gate{}
+		out = sr.out
+		args = append(args, "-exec", r.opts.Self+" "+ExecAfterArg+" "+sr.envFile)
+	}
+	sr.cmd = exec.CommandContext(ctx, "go", append(args, "-json")...)
+	sr.cmd.Dir = r.opts.RepoDir
+	sr.cmd.Stderr = out
+	stdout, err := sr.cmd.StdoutPipe()
+	if err != nil {
+		return nil, fmt.Errorf("run go test: %w", err)
+	}
+	sr.cmd.Env = append(os.Environ(), env...)
 	// On Ctrl-C, interrupt rather than kill, and give the test binaries time to stop; whatever
 	// containers they still leave, cleanup finds by the run label.
-	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
-	cmd.WaitDelay = 10 * time.Second
-	// A template cannot be cloned while anyone is connected to it: nothing here is.
-	if err := cmd.Start(); err != nil {
-		return fmt.Errorf("run go test: %w", err)
+	sr.cmd.Cancel = func() error { return sr.cmd.Process.Signal(os.Interrupt) }
+	sr.cmd.WaitDelay = 10 * time.Second
+	if err := sr.cmd.Start(); err != nil {
+		return nil, fmt.Errorf("run go test: %w", err)
 	}
-	counts, relayErr := relayTestJSON(stdout, r.opts.GoTestOut)
-	err = errors.Join(cmd.Wait(), relayErr)
-	r.report.Tests = &counts
+	go func() {
+		defer close(sr.done)
+		var relayErr error
+		sr.counts, relayErr = relayTestJSON(stdout, out)
+		sr.err = errors.Join(sr.cmd.Wait(), relayErr)
+	}()
+	return sr, nil
+}
+
+// abort tells early test binaries not to run, stops the build (what it made stays in Go's cache
+// for the next run) and waits for go test to end.
+func (sr *suiteRun) abort() {
+	sr.out.drop()
+	_ = release(sr.envFile, []string{abortLine})
+	_ = sr.cmd.Process.Kill()
+	<-sr.done
+}
+
+// suiteEnv passes t's server and the run's Redis to the suites.
+func (r *run) suiteEnv(t *target) []string {
+	return []string{
+		testenv.EnvDBTestPostgresURL + "=" + t.pg.AdminURL,
+		testenv.EnvDBTestTemplate + "=" + t.template,
+		testenv.EnvDBTestRedisURL + "=" + r.redis.URL,
+		testenv.EnvDBTestRedisPrefix + "=testdb:" + r.id + ":",
+		// The dbtest packages' own integration tests use this server too instead of starting more.
+		testenv.EnvTestPostgresURL + "=" + t.pg.AdminURL,
+		testenv.EnvRunLabel + "=" + r.runLabel(),
+	}
+}
+
+// suites runs the dbtest suites on t's server, passed by environment; each package clones its
+// own database from t's template (see testenv.DBTestDatabase). early, when not nil, is the go
+// test started before the servers: it is released now.
+func (r *run) suites(ctx context.Context, t *target, early *suiteRun) error {
+	start := time.Now()
+	sr := early
+	if sr == nil {
+		suites, err := r.findSuites()
+		if err == nil && len(suites.Tests) > 0 {
+			sr, err = r.startSuites(ctx, suites, r.suiteEnv(t))
+		}
+		if err != nil {
+			r.report.Phases = append(r.report.Phases, newPhase("dbtest suites", t.major, start, err, ""))
+			return err
+		}
+		if len(suites.Tests) == 0 {
+			r.report.Phases = append(r.report.Phases, Phase{Name: "dbtest suites", Postgres: t.major, Result: "skipped", Detail: "no dbtest tests found"})
+			return nil
+		}
+	}
+	r.printf("dbtest suites on postgres %s: %d tests in %s", t.major, len(sr.suites.Tests), strings.Join(sr.suites.Packages, " "))
+	if early != nil {
+		// A template cannot be cloned while anyone is connected to it: nothing here is.
+		if err := release(early.envFile, r.suiteEnv(t)); err != nil {
+			early.abort()
+			return fmt.Errorf("release the dbtest suites: %w", err)
+		}
+		early.out.open(r.opts.GoTestOut)
+	}
+	<-sr.done
+	err := sr.err
+	r.report.Tests = &sr.counts
 	if err != nil {
 		if ctx.Err() != nil {
 			err = ctx.Err()
@@ -342,7 +565,7 @@ func (r *run) suites(ctx context.Context, template string) error {
 			err = fmt.Errorf("%w: go test exited with %v (see its output above)", ErrSuites, err)
 		}
 	}
-	r.report.phase("dbtest suites", start, err, counts.String())
+	r.report.Phases = append(r.report.Phases, newPhase("dbtest suites", t.major, start, err, sr.counts.String()))
 	return err
 }
 
@@ -350,51 +573,72 @@ func (r *run) suites(ctx context.Context, template string) error {
 func (r *run) runLabel() string { return "testdb-" + r.id }
 
 // cleanup removes what this run started or created, with its own deadline: the run's context
-// may already be cancelled.
+// may already be cancelled. Containers are removed in parallel (each takes most of a second).
 func (r *run) cleanup() {
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	var errs []error
-	if r.pg != nil && r.pg.Image == "" { // an existing server: drop only what we created
-		for _, name := range r.created {
-			if err := r.adminExec(ctx, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)"); err != nil {
-				errs = append(errs, fmt.Errorf("drop database %s: %w", name, err))
-			}
+	var (
+		mu      sync.Mutex
+		errs    []error
+		removed int
+		dropped int
+		wg      sync.WaitGroup
+	)
+	done := func(err error, containers, databases int) {
+		mu.Lock()
+		defer mu.Unlock()
+		errs = append(errs, err)
+		if err == nil {
+			removed += containers
+			dropped += databases
 		}
 	}
-	removed := 0
-	if r.pg != nil && r.pg.Image != "" {
-		errs = append(errs, r.pg.Terminate(ctx))
-		removed++
+	existing := false
+	for _, t := range r.targets {
+		if t.pg.Image == "" { // an existing server: drop only what we created
+			existing = true
+			for _, name := range t.created {
+				err := adminExec(ctx, t.pg, "DROP DATABASE IF EXISTS "+pgx.Identifier{name}.Sanitize()+" WITH (FORCE)")
+				if err != nil {
+					err = fmt.Errorf("drop database %s: %w", name, err)
+				}
+				done(err, 0, 1)
+			}
+			continue
+		}
+		wg.Go(func() { done(t.pg.Terminate(ctx), 1, 0) })
 	}
 	if r.redis != nil && r.redis.Image != "" {
-		errs = append(errs, r.redis.Terminate(ctx))
-		removed++
+		wg.Go(func() { done(r.redis.Terminate(ctx), 1, 0) })
 	}
+	wg.Wait()
 	if r.redis != nil && r.redis.Image == "" {
-		errs = append(errs, testenv.DeleteRedisPrefix(ctx, r.redis.URL, "testdb:"+r.id+":"))
+		done(testenv.DeleteRedisPrefix(ctx, r.redis.URL, "testdb:"+r.id+":"), 0, 0)
 	}
 	if ok, _ := testenv.DockerAvailable(ctx); ok {
 		leftovers, err := testenv.RemoveRun(ctx, r.runLabel())
-		removed += leftovers
-		errs = append(errs, err)
+		done(err, leftovers, 0)
+	}
+	if r.tmpDir != "" {
+		done(os.RemoveAll(r.tmpDir), 0, 0)
 	}
 	err := errors.Join(errs...)
 	detail := fmt.Sprintf("removed %d containers", removed)
-	if r.pg != nil && r.pg.Image == "" {
-		detail = fmt.Sprintf("dropped %d databases and the run's Redis keys", len(r.created))
+	if existing {
+		detail = fmt.Sprintf("dropped %d databases and the run's Redis keys", dropped)
 	}
 	r.report.phase("cleanup", start, err, detail)
 	if err != nil {
 		r.printf("cleanup: %v", err)
-	} else if r.pg != nil || r.redis != nil {
+	} else if len(r.targets) > 0 || r.redis != nil {
 		r.printf("cleanup: %s (%s)", detail, time.Since(start).Round(time.Millisecond))
 	}
 }
 
 // WriteSnapshot migrates a throwaway database to the latest version and writes its snapshot to
-// opts.SnapshotFile: what `mage schemaDump` commits so reviewers see each schema change.
+// opts.SnapshotFile: what `mage schemaDump` commits so reviewers see each schema change. It uses
+// the first of opts.Majors (any: the snapshot is the same on every supported major).
 func WriteSnapshot(ctx context.Context, opts Options) error {
 	if opts.Out == nil {
 		opts.Out = io.Discard
@@ -404,7 +648,7 @@ func WriteSnapshot(ctx context.Context, opts Options) error {
 	if err := r.startPostgres(ctx); err != nil {
 		return err
 	}
-	cfg, err := r.createDatabase(ctx, "testdb_dump", "")
+	cfg, err := r.createDatabase(ctx, r.targets[0], "testdb_dump", "")
 	if err != nil {
 		return err
 	}

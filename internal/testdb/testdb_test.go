@@ -6,7 +6,9 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/moby/moby/client"
@@ -146,5 +148,103 @@ func TestRunWithoutServers(t *testing.T) {
 		Migrations: migrations.FS, NoSuites: true})
 	if !errors.Is(err, testdb.ErrUnavailable) || strings.Contains(err.Error(), "secret-pw") {
 		t.Fatalf("err = %v, want ErrUnavailable without the password", err)
+	}
+}
+
+// The committed snapshot is valid on every supported major: the same migrations snapshotted on
+// the oldest (production's 14) and the newest print byte for byte the same file, the committed one.
+func TestSnapshotIsTheSameOnOldestAndNewestMajor(t *testing.T) {
+	images := testenv.ImagesFromEnv(os.LookupEnv)
+	var want []string
+	for _, major := range []int{testenv.OldestMajor, testenv.NewestMajor} {
+		image, err := images.PostgresMajor(major)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, image)
+	}
+	testenv.RequireImages(t, want...)
+	committed, err := os.ReadFile("../../migrations/schema.snapshot")
+	if err != nil {
+		t.Fatal(err)
+	}
+	label := t.Name() + "-" + testcontainers.SessionID()
+	dirs := []string{t.TempDir(), t.TempDir()}
+	errs := make([]error, 2)
+	outs := make([]bytes.Buffer, 2)
+	var wg sync.WaitGroup
+	for i, major := range []int{testenv.OldestMajor, testenv.NewestMajor} {
+		wg.Go(func() {
+			errs[i] = testdb.WriteSnapshot(t.Context(), testdb.Options{Images: images, Majors: []int{major}, Migrations: migrations.FS,
+				SnapshotFile: "schema.snapshot", RepoDir: dirs[i], Labels: map[string]string{"visiona.test": label}, Out: &outs[i]})
+		})
+	}
+	wg.Wait()
+	var got [2][]byte
+	for i := range dirs {
+		if errs[i] != nil {
+			t.Fatalf("snapshot on %s: %v\n%s", want[i], errs[i], outs[i].String())
+		}
+		if !strings.Contains(outs[i].String(), "postgres "+strconv.Itoa([]int{testenv.OldestMajor, testenv.NewestMajor}[i])+".") {
+			t.Errorf("the snapshot was not taken on %s:\n%s", want[i], outs[i].String())
+		}
+		if got[i], err = os.ReadFile(filepath.Join(dirs[i], "schema.snapshot")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !bytes.Equal(got[0], got[1]) {
+		a, _ := schema.Parse(string(got[0]))
+		b, _ := schema.Parse(string(got[1]))
+		t.Errorf("PostgreSQL %d and %d print the schema differently:\n%s", testenv.OldestMajor, testenv.NewestMajor, schema.FormatDiff(schema.Diff(a, b)))
+	}
+	if !bytes.Equal(got[0], committed) {
+		t.Errorf("migrations/schema.snapshot is not what PostgreSQL %d prints; run `go run mage.go schemaDump`", testenv.OldestMajor)
+	}
+	if left := containers(t, label); left != 0 {
+		t.Errorf("WriteSnapshot left %d of its containers behind", left)
+	}
+}
+
+// Two majors in one run: each is proved in its own container, the report has a row per major, and
+// every container is gone afterwards.
+func TestRunProvesEachMajorAskedFor(t *testing.T) {
+	images := testenv.ImagesFromEnv(os.LookupEnv)
+	majors := []int{testenv.NewestMajor, testenv.OldestMajor}
+	var need []string
+	for _, m := range majors {
+		image, err := images.PostgresMajor(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		need = append(need, image)
+	}
+	testenv.RequireImages(t, append(need, images.Redis)...)
+	label := t.Name() + "-" + testcontainers.SessionID()
+	var out bytes.Buffer
+	report, err := testdb.Run(t.Context(), testdb.Options{Images: images, Majors: majors, Migrations: migrations.FS,
+		Labels: map[string]string{"visiona.test": label}, SnapshotFile: "migrations/schema.snapshot", RepoDir: "../..", NoSuites: true, Out: &out})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	if len(report.Servers) != 3 || !strings.HasPrefix(report.Servers[0].Version, "18.") || !strings.HasPrefix(report.Servers[1].Version, "14.") {
+		t.Errorf("servers %+v, want 18, 14 and redis in that order", report.Servers)
+	}
+	var rows []string
+	for _, p := range report.Phases {
+		if p.Postgres != "" {
+			rows = append(rows, p.Name+" "+p.Postgres+" "+p.Result)
+		}
+	}
+	want := []string{"round trip 18 ok", "snapshot file 18 ok", "round trip 14 ok", "snapshot file 14 ok"}
+	if strings.Join(rows, ",") != strings.Join(want, ",") {
+		t.Errorf("per-major phases %q, want %q", rows, want)
+	}
+	for _, line := range []string{"postgres 18: round trip", "postgres 14: schema snapshot", "removed 3 containers"} {
+		if !strings.Contains(out.String(), line) {
+			t.Errorf("output lacks %q:\n%s", line, out.String())
+		}
+	}
+	if left := containers(t, label); left != 0 {
+		t.Errorf("TestDB left %d of its containers behind", left)
 	}
 }

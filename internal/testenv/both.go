@@ -17,19 +17,37 @@ import (
 // opts apply to both containers (e.g. testcontainers.WithLabels, so a caller can find exactly
 // its own containers).
 func StartBoth(ctx context.Context, images Images, opts ...testcontainers.ContainerCustomizer) (*Postgres, *Redis, error) {
+	pgs, rd, err := StartAll(ctx, []string{images.Postgres}, images.Redis, opts...)
+	if err != nil {
+		return nil, nil, err
+	}
+	return pgs[0], rd, nil
+}
+
+// StartAll is StartBoth for several PostgreSQL images (e.g. one per major) and one Redis, all
+// started in parallel; the servers come back in the order of postgresImages. If any start fails,
+// every container that did start is terminated.
+func StartAll(ctx context.Context, postgresImages []string, redisImage string, opts ...testcontainers.ContainerCustomizer) ([]*Postgres, *Redis, error) {
 	var (
-		wg           sync.WaitGroup
-		pg           *Postgres
-		rd           *Redis
-		pgErr, rdErr error
+		wg    sync.WaitGroup
+		pgs   = make([]*Postgres, len(postgresImages))
+		pgErr = make([]error, len(postgresImages))
+		rd    *Redis
+		rdErr error
 	)
-	wg.Go(func() { pg, pgErr = StartPostgres(ctx, images.Postgres, opts...) })
-	wg.Go(func() { rd, rdErr = StartRedis(ctx, images.Redis, opts...) })
+	for i, image := range postgresImages {
+		wg.Go(func() { pgs[i], pgErr[i] = StartPostgres(ctx, image, opts...) })
+	}
+	wg.Go(func() { rd, rdErr = StartRedis(ctx, redisImage, opts...) })
 	wg.Wait()
-	if pgErr == nil && rdErr == nil {
-		return pg, rd, nil
+	errs := append(pgErr, rdErr)
+	if errors.Join(errs...) == nil {
+		return pgs, rd, nil
 	}
 	cleanup, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	return nil, nil, errors.Join(pgErr, rdErr, pg.Terminate(cleanup), rd.Terminate(cleanup))
+	for _, pg := range pgs {
+		errs = append(errs, pg.Terminate(cleanup))
+	}
+	return nil, nil, errors.Join(append(errs, rd.Terminate(cleanup))...)
 }

@@ -161,3 +161,39 @@ func RemoveRun(ctx context.Context, run string) (int, error) {
 	}
 	return len(res.Items) - len(errs), errors.Join(errs...)
 }
+
+// pullTimeout bounds the one pull ImageAvailable tries: a registry that answers delivers an image
+// in well under this; one that does not usually fails at once (no route, no such host).
+const pullTimeout = 5 * time.Minute
+
+// ImageAvailable reports whether image can be started on the Docker engine: present, or pulled
+// now in one attempt. When it cannot, reason is one line naming the image and what to do. Tests
+// use it to skip (fail with CI=true) on a machine that has Docker but no registry and no local
+// images, instead of failing on a pull.
+func ImageAvailable(ctx context.Context, image string) (ok bool, reason string) {
+	cli, err := testcontainers.NewDockerClientWithOpts(ctx)
+	if err != nil {
+		return false, fmt.Sprintf("docker: %s", firstLine(err))
+	}
+	defer cli.Close()
+	_, err = cli.ImageInspect(ctx, image)
+	switch {
+	case err == nil:
+		return true, ""
+	case !cerrdefs.IsNotFound(err):
+		return false, fmt.Sprintf("inspect image %s: %s", image, firstLine(err))
+	case strings.HasPrefix(image, LocalImagePrefix):
+		return false, fmt.Sprintf("image %s is not built on this machine: run build/testenv/setup.sh", image)
+	}
+	ctx, cancel := context.WithTimeout(ctx, pullTimeout)
+	defer cancel()
+	resp, err := cli.ImagePull(ctx, image, client.ImagePullOptions{})
+	if err == nil {
+		err = resp.Wait(ctx)
+		resp.Close()
+	}
+	if err != nil {
+		return false, fmt.Sprintf("image %s is not on this machine and cannot be pulled (%s): without a registry, build local images with build/testenv/setup.sh and select them with `source build/testenv/env.sh`", image, firstLine(err))
+	}
+	return true, ""
+}

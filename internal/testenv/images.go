@@ -7,7 +7,11 @@
 // build/testenv/env.sh selects them; see the README.
 package testenv
 
-import "strings"
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
 
 // Environment variables read by this package (through the lookup function given to it, so
 // that internal/config stays the only reader of the environment in non-test code).
@@ -48,4 +52,31 @@ func ImagesFromEnv(lookup func(string) (string, bool)) Images {
 		Postgres: get(EnvPostgresImage, DefaultPostgresImage),
 		Redis:    get(EnvRedisImage, DefaultRedisImage),
 	}
+}
+
+// Supported PostgreSQL majors: production runs the first; TestDB proves any of them.
+const (
+	ProductionMajor = 14
+	OldestMajor     = 14
+	NewestMajor     = 18
+)
+
+// PostgresMajor returns the image of PostgreSQL major built like i.Postgres: the same name with
+// the tag's leading number replaced (postgres:14-alpine gives postgres:18-alpine,
+// visiona-local/postgres:14 gives visiona-local/postgres:18). An image whose tag does not start
+// with a number names no major, and cannot be varied.
+func (i Images) PostgresMajor(major int) (string, error) {
+	name, tag := i.Postgres, ""
+	// The tag follows the last colon after the last slash (a registry host may have a port).
+	if c := strings.LastIndex(name, ":"); c > strings.LastIndex(name, "/") {
+		name, tag = name[:c], name[c+1:]
+	}
+	digits := 0
+	for digits < len(tag) && tag[digits] >= '0' && tag[digits] <= '9' {
+		digits++
+	}
+	if digits == 0 || strings.Contains(name, "@") {
+		return "", fmt.Errorf("cannot tell the image of PostgreSQL %d from %s=%s: its tag must start with the major (as in postgres:14-alpine)", major, EnvPostgresImage, i.Postgres)
+	}
+	return name + ":" + strconv.Itoa(major) + tag[digits:], nil
 }

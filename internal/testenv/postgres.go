@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -134,18 +135,19 @@ func StartPostgres(ctx context.Context, image string, opts ...testcontainers.Con
 }
 
 // ConnectPostgres describes an existing server from a superuser URL (what
-// VISIONA_TEST_POSTGRES_URL holds) and checks that it answers. Terminate does nothing to it.
+// VISIONA_TEST_POSTGRES_URL or VISIONA_TESTDB_POSTGRES_URL holds) and checks that it answers.
+// Terminate does nothing to it. Its errors do not name the variable: the caller knows which.
 func ConnectPostgres(ctx context.Context, rawURL string) (*Postgres, error) {
 	start := time.Now()
 	// Parse errors can quote the URL, password included: report them without it.
 	u, err := url.Parse(rawURL)
 	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Host == "" {
-		return nil, fmt.Errorf("%s is not a postgres://user:password@host:port/db URL", EnvTestPostgresURL)
+		return nil, errors.New("not a postgres://user:password@host:port/db URL")
 	}
 	p := &Postgres{Host: u.Hostname(), Port: 5432, query: u.Query()}
 	if ps := u.Port(); ps != "" {
 		if p.Port, err = strconv.Atoi(ps); err != nil {
-			return nil, fmt.Errorf("%s: bad port %q", EnvTestPostgresURL, ps)
+			return nil, fmt.Errorf("bad port %q", ps)
 		}
 	}
 	if u.User != nil {
@@ -158,7 +160,7 @@ func ConnectPostgres(ctx context.Context, rawURL string) (*Postgres, error) {
 	}
 	p.AdminURL = p.URL(db)
 	if p.Version, err = serverVersion(ctx, p.AdminURL); err != nil {
-		return nil, fmt.Errorf("%s (%s): %w", EnvTestPostgresURL, p.SafeTarget(db), err)
+		return nil, fmt.Errorf("%s: %w", p.SafeTarget(db), err)
 	}
 	p.Started = time.Since(start)
 	return p, nil

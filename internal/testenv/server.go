@@ -77,13 +77,19 @@ func (s *Server) start() (pg *Postgres, missing string, err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
 	defer cancel()
 	if u, ok := s.lookup(EnvTestPostgresURL); ok && strings.TrimSpace(u) != "" {
-		pg, err = ConnectPostgres(ctx, strings.TrimSpace(u))
+		if pg, err = ConnectPostgres(ctx, strings.TrimSpace(u)); err != nil {
+			err = fmt.Errorf("%s: %w", EnvTestPostgresURL, err)
+		}
 		return pg, "", err
 	}
 	if ok, reason := DockerAvailable(ctx); !ok {
 		return nil, reason, nil
 	}
-	pg, err = StartPostgres(ctx, ImagesFromEnv(s.lookup).Postgres)
+	image := ImagesFromEnv(s.lookup).Postgres
+	if ok, reason := ImageAvailable(ctx, image); !ok {
+		return nil, reason, nil
+	}
+	pg, err = StartPostgres(ctx, image)
 	return pg, "", err
 }
 
@@ -128,12 +134,27 @@ func (s *Server) Close() {
 	s.pg = nil
 }
 
-// RequireDocker skips the test (fails it with CI=true) when no Docker engine answers; for
-// tests that start their own containers.
+// RequireDocker skips the test (fails it with CI=true) when no Docker engine answers, or when
+// the PostgreSQL and Redis images selected by the environment (ImagesFromEnv) can be neither
+// found nor pulled; for tests that start their own containers.
 func RequireDocker(t testing.TB) {
+	t.Helper()
+	images := ImagesFromEnv(os.LookupEnv)
+	RequireImages(t, images.Postgres, images.Redis)
+}
+
+// RequireImages is RequireDocker for the given images (e.g. another PostgreSQL major's).
+func RequireImages(t testing.TB, images ...string) {
 	t.Helper()
 	if ok, reason := DockerAvailable(t.Context()); !ok {
 		missingServer(t, os.LookupEnv, reason, howToRun)
+		return
+	}
+	for _, image := range images {
+		if ok, reason := ImageAvailable(t.Context(), image); !ok {
+			missingServer(t, os.LookupEnv, reason, howToRun)
+			return
+		}
 	}
 }
 

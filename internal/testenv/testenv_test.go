@@ -316,3 +316,40 @@ func TestRemoveRun(t *testing.T) {
 		t.Error("the container still existed after RemoveRun")
 	}
 }
+
+func TestPostgresMajorReplacesTheTagsNumber(t *testing.T) {
+	for image, want := range map[string]string{
+		"postgres:14-alpine":             "postgres:18-alpine",
+		"visiona-local/postgres:14":      "visiona-local/postgres:18",
+		"registry:5000/team/postgres:15": "registry:5000/team/postgres:18",
+	} {
+		if got, err := (Images{Postgres: image}).PostgresMajor(18); err != nil || got != want {
+			t.Errorf("PostgresMajor(%s) = %q, %v; want %s", image, got, err, want)
+		}
+	}
+	for _, image := range []string{"postgres", "postgres:latest", "registry:5000/postgres", "postgres@sha256:abc"} {
+		if _, err := (Images{Postgres: image}).PostgresMajor(18); err == nil || !strings.Contains(err.Error(), EnvPostgresImage) {
+			t.Errorf("PostgresMajor(%s): err = %v, want one naming %s", image, err, EnvPostgresImage)
+		}
+	}
+}
+
+// An image that is neither on the engine nor pullable is a reason to skip (outside CI), said in
+// one line naming the image and what to do.
+func TestImageAvailableExplainsAMissingImage(t *testing.T) {
+	if ok, reason := DockerAvailable(t.Context()); !ok {
+		missingServer(t, os.LookupEnv, reason, howToRun)
+	}
+	for image, hint := range map[string]string{
+		LocalImagePrefix + "postgres:does-not-exist": "build/testenv/setup.sh",
+		"visiona-test/no-such-image:0":               "cannot be pulled",
+	} {
+		ok, reason := ImageAvailable(t.Context(), image)
+		if ok || !strings.Contains(reason, image) || !strings.Contains(reason, hint) || strings.Contains(reason, "\n") {
+			t.Errorf("ImageAvailable(%s) = %v, %q; want false and one line naming it and %q", image, ok, reason, hint)
+		}
+	}
+	if msg, fatal := missingServerMessage(func(string) (string, bool) { return "true", true }, "image x cannot be pulled", howToRun); !fatal || !strings.Contains(msg, "CI=true") {
+		t.Errorf("with CI=true: %q fatal=%v, want a failure", msg, fatal)
+	}
+}

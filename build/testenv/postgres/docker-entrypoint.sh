@@ -73,6 +73,8 @@ initialise() {
 	# Connections through the published port come from the bridge network, not loopback.
 	printf '\nhost all all all %s\n' "$auth" >>"$PGDATA/pg_hba.conf"
 	printf "\nlisten_addresses = '*'\n" >>"$PGDATA/postgresql.conf"
+	# Where Debian's psql looks (a server build's compiled-in default may be /tmp).
+	printf "unix_socket_directories = '/var/run/postgresql'\n" >>"$PGDATA/postgresql.conf"
 
 	log "temporary server (unix socket only) for initialisation"
 	pg_ctl -D "$PGDATA" -w -o "-c listen_addresses='' -p ${PGPORT:-5432}" start
