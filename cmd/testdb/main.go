@@ -88,6 +88,9 @@ func run() int {
 	if *writeSnapshot {
 		err := testdb.WriteSnapshot(ctx, opts)
 		code := exitCode(err)
+		if code == cli.ExitInterrupted {
+			err = errors.New("interrupted (Ctrl-C or SIGTERM); the snapshot file was not written")
+		}
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "testdb: error: %v\n", err)
 		}
@@ -95,6 +98,10 @@ func run() int {
 	}
 	report, err := testdb.Run(ctx, opts)
 	code := exitCode(err)
+	if code == cli.ExitInterrupted {
+		// The cause is the signal, not a cancelled context: say it in the words of the exit codes.
+		err = errors.New("interrupted (Ctrl-C or SIGTERM); cleanup ran, see its row")
+	}
 	report.WriteSummary(out)
 	if *jsonOut {
 		if werr := report.WriteJSON(os.Stdout, code, err); werr != nil && code == cli.ExitOK {
