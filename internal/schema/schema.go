@@ -82,6 +82,8 @@ const (
 	KindPolicy           = "policy"
 	KindRule             = "rule"
 	KindComment          = "comment"
+	KindColumnOrder      = "column_order"
+	KindStatistics       = "statistics"
 )
 
 // Snapshot is a schema as a sorted list of objects. Take and Parse return it sorted by Kind then
