@@ -36,6 +36,8 @@ type report struct {
 	Unknown    []db.HistoryEntry    `json:"unknown,omitempty"`
 	Created    []string             `json:"created,omitempty"`
 	Reset      *db.ResetReport      `json:"reset,omitempty"`
+	Prove      *proveReport         `json:"prove,omitempty"`
+	Drift      *driftReport         `json:"drift,omitempty"`
 	results    []db.Result
 }
 
