@@ -48,6 +48,8 @@ type Options struct {
 	Out    io.Writer
 	// GoTestOut receives the suites' output; Out when nil.
 	GoTestOut io.Writer
+	// RoundTrip is passed to schema.RoundTrip (-keep-going, -from, -column-order).
+	RoundTrip []schema.RoundTripOption
 }
 
 // Phase is one line of the summary.
@@ -247,7 +249,7 @@ func (r *run) roundTrip(ctx context.Context) (string, error) {
 		r.report.phase("round trip", start, err, "")
 		return "", err
 	}
-	rt, err := schema.RoundTrip(ctx, cfg, r.opts.Migrations)
+	rt, err := schema.RoundTrip(ctx, cfg, r.opts.Migrations, r.opts.RoundTrip...)
 	var rte *schema.RoundTripError
 	switch {
 	case errors.As(err, &rte):
