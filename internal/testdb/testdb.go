@@ -76,6 +76,8 @@ type Report struct {
 	Tests      *Counts       `json:"tests,omitempty"` // the dbtest run's tests, when it ran
 	Phases     []Phase       `json:"phases"`
 	Total      time.Duration `json:"total_ns"`
+	// RoundTrip is the proof's report: every finding and warning, snapshot counts.
+	RoundTrip *schema.RoundTripReport `json:"round_trip,omitempty"`
 }
 
 func (r *Report) phase(name string, start time.Time, err error, detail string) {
@@ -259,7 +261,10 @@ func (r *run) roundTrip(ctx context.Context) (string, error) {
 	}
 	detail := ""
 	if rt != nil {
-		r.report.Migrations = rt.Steps
+		r.report.Migrations, r.report.RoundTrip = rt.Steps, rt
+		for _, w := range rt.Warnings {
+			r.printf("round trip: warning: column order: %s", w)
+		}
 		detail = fmt.Sprintf("%d migrations up, down and up again", rt.Steps)
 	}
 	r.report.phase("round trip", start, err, detail)
