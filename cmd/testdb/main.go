@@ -6,6 +6,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -13,12 +14,14 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 
 	tclog "github.com/testcontainers/testcontainers-go/log"
 
 	"visiona-backend/internal/cli"
 	"visiona-backend/internal/config"
+	"visiona-backend/internal/schema"
 	"visiona-backend/internal/testdb"
 	"visiona-backend/internal/testenv"
 	"visiona-backend/migrations"
@@ -36,6 +39,10 @@ func run() int {
 	jsonOut := fset.Bool("json", false, "print the report as one JSON document on stdout (progress goes to stderr)")
 	writeSnapshot := fset.Bool("write-snapshot", false, "only write "+snapshotFile+" from the migrations, then exit")
 	postgres := fset.String("postgres", "", "PostgreSQL majors to prove the migrations on, in parallel containers: 14,18 or all (default: "+testdb.EnvPostgresVersions+", else the image of "+testenv.EnvPostgresImage+", 14)")
+	path := fset.String("path", "", "a folder of migration files to prove instead of the embedded set (also VISIONA_MIGRATIONS_DIR)")
+	keepGoing := fset.Bool("keep-going", false, "report every migration whose down does not reverse its up")
+	from := fset.Uint("from", 0, "prove only the migrations after this version")
+	order := fset.String("column-order", string(schema.ColumnOrderWarn), "what a column order finding does: fail, warn or ignore")
 	fset.SetOutput(os.Stderr)
 	if err := fset.Parse(os.Args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -73,6 +80,11 @@ func run() int {
 	if *jsonOut {
 		out = os.Stderr
 	}
+	mode, err := schema.ParseColumnOrder(*order)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "testdb: error: -column-order %q: want fail, warn or ignore\n", *order)
+		return cli.ExitUsage
+	}
 	opts := testdb.Options{
 		Images:       testenv.ImagesFromEnv(os.LookupEnv),
 		Majors:       majors,
@@ -81,6 +93,29 @@ func run() int {
 		SnapshotFile: snapshotFile,
 		RepoDir:      ".",
 		Out:          out,
+		RoundTrip:    []schema.RoundTripOption{schema.WithColumnOrder(mode), schema.WithFrom(*from)},
+	}
+	if *keepGoing {
+		opts.RoundTrip = append(opts.RoundTrip, schema.WithKeepGoing())
+	}
+	if dir := cmp.Or(*path, cfg.MigrationsDir); dir != "" {
+		// Someone's own history: its snapshot is checked when it has one.
+		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+			fmt.Fprintf(os.Stderr, "testdb: error: migrations folder %s (-path or VISIONA_MIGRATIONS_DIR) is not a folder\n", dir)
+			return cli.ExitInvalidSource
+		}
+		// The dbtest suites test this repository's code against its own schema: a folder's
+		// history is proven alone.
+		opts.Migrations, opts.SnapshotFile, opts.NoSuites = os.DirFS(dir), "", true
+		snap := filepath.Join(dir, "schema.snapshot")
+		if _, err := os.Stat(snap); err == nil {
+			if abs, err := filepath.Abs(snap); err == nil {
+				if wd, err := os.Getwd(); err == nil {
+					// SnapshotFile is relative to RepoDir, where the suites run.
+					opts.SnapshotFile, _ = filepath.Rel(wd, abs)
+				}
+			}
+		}
 	}
 	if self, err := os.Executable(); err == nil {
 		opts.Self = self

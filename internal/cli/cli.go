@@ -91,11 +91,18 @@ commands:
   reset           drop every object in a LOCAL database, migrate up, load the seed data
                   (refused unless the host is loopback or a unix socket, or
                   VISIONA_DB_ALLOW_REMOTE_RESET=true)
+  prove [-keep-going] [-from V] [-column-order fail|warn|ignore]
+                  prove every down reverses its up, in a throwaway database created on the
+                  configured server and dropped after (exit 21 when one does not)
+  drift           compare the database, at the latest version, with migrations/schema.snapshot
+                  (exit 15 when they differ)
 
 flags:
   -json           print results as one JSON document on stdout
   -version        print this binary's version, commit, Go version and embedded migrations
                   (no database needed; with -json as one document)
+  -path DIR       use the migration files in DIR instead of the embedded set
+                  (also VISIONA_MIGRATIONS_DIR)
   -single-transaction
                   run all the migrations of an up/down/goto in one transaction: all or
                   nothing, one commit (for fresh databases; refuses no-transaction files)
@@ -107,7 +114,8 @@ The database comes from the environment only (never a flag):
 exit codes: 0 ok, 1 internal, 2 usage, 3 configuration, 4 cannot connect, 5 migration failed,
   6 dirty, 7 lock timeout, 8 database ahead of files, 9 invalid migration files,
   10 unknown version, 11 reset refused (remote host), 12 seed failed,
-  13 migrations do not match migrations.sum, 14 lint errors, 130 interrupted
+  13 migrations do not match migrations.sum, 14 lint errors, 15 schema drift,
+  21 a down does not reverse its up, 130 interrupted
 `
 
 // Run executes one command and returns the process exit code.
@@ -171,6 +179,7 @@ func (r *runner) run(ctx context.Context) error {
 	jsonOut := fset.Bool("json", false, "print results as JSON")
 	singleTx := fset.Bool("single-transaction", false, "run all the migrations of the call in one transaction")
 	showVersion := fset.Bool("version", false, "print the build and the embedded migrations")
+	path := fset.String("path", "", "a folder of migration files to use instead of the embedded set")
 	if err := fset.Parse(r.env.Args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Fprint(r.env.Stdout, usage)
@@ -184,10 +193,13 @@ func (r *runner) run(ctx context.Context) error {
 		return r.printVersion(r.env.Build, args)
 	}
 	if len(args) == 0 {
-		return usageErr("no command given; want one of up, down, goto, force, version, status, create, verify, lint, hash, reset")
+		return usageErr("no command given; want one of up, down, goto, force, version, status, create, verify, lint, hash, reset, prove, drift")
 	}
 	cmd, args := args[0], args[1:]
 	r.out.command = cmd
+	if err := r.useFolder(*path); err != nil {
+		return err
+	}
 	switch cmd {
 	case "help", "-h", "--help":
 		fmt.Fprint(r.env.Stdout, usage)
@@ -211,9 +223,9 @@ func (r *runner) run(ctx context.Context) error {
 		return r.verify()
 	case "lint":
 		return r.lint(args)
-	case "up", "down", "goto", "force", "version", "status", "reset":
+	case "up", "down", "goto", "force", "version", "status", "reset", "prove", "drift":
 	default:
-		return usageErr("unknown command %q; want one of up, down, goto, force, version, status, create, verify, lint, hash, reset", cmd)
+		return usageErr("unknown command %q; want one of up, down, goto, force, version, status, create, verify, lint, hash, reset, prove, drift", cmd)
 	}
 
 	cfg, err := config.Load(r.env.Lookup)
@@ -224,6 +236,9 @@ func (r *runner) run(ctx context.Context) error {
 	r.log, err = logger.New(r.env.Stderr, cfg.LogLevel, logger.Text)
 	if err != nil {
 		return err
+	}
+	if cmd == "prove" {
+		return r.prove(ctx, cfg.DB, args)
 	}
 	opts := []db.Option{db.WithLogger(r.log), db.WithProgress(r.progress), db.WithPreflight(lint.PrepareFile)}
 	if *singleTx {
@@ -268,6 +283,8 @@ func (r *runner) run(ctx context.Context) error {
 			return err
 		}
 		return r.reset(ctx, cfg.DB)
+	case "drift":
+		return r.drift(ctx, m, cfg.DB, args)
 	default: // status
 		if err := noArgs(cmd, args); err != nil {
 			return err
@@ -279,6 +296,29 @@ func (r *runner) run(ctx context.Context) error {
 		r.out.status(st)
 		return nil
 	}
+}
+
+// useFolder points the run at a folder of migration files on disk instead of the embedded set:
+// dir (-path), else VISIONA_MIGRATIONS_DIR. Such a folder is someone's existing history: its
+// lint baseline is its own lint.conf, and its migrations.sum is checked when it has one (verify
+// requires it).
+func (r *runner) useFolder(dir string) error {
+	if dir == "" {
+		cfg, err := config.Load(r.env.Lookup)
+		if err != nil {
+			return nil // reported by the commands that need the configuration
+		}
+		dir = cfg.MigrationsDir
+	}
+	if dir == "" {
+		return nil
+	}
+	fi, err := os.Stat(dir)
+	if err != nil || !fi.IsDir() {
+		return fmt.Errorf("%w: migrations folder %s (-path or VISIONA_MIGRATIONS_DIR) is not a folder; point it at the folder holding the .up.sql/.down.sql files", db.ErrInvalidSource, dir)
+	}
+	r.env.Migrations, r.env.MigrationsDir = os.DirFS(dir), strings.TrimSuffix(dir, "/")
+	return nil
 }
 
 func noArgs(cmd string, args []string) error {

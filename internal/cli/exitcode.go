@@ -6,6 +6,7 @@ import (
 
 	"visiona-backend/internal/config"
 	"visiona-backend/internal/db"
+	"visiona-backend/internal/schema"
 )
 
 // Exit codes: the same from cmd/migrate, from mage targets and from the server's auto-migrate.
@@ -26,6 +27,7 @@ const (
 	ExitSeed           = 12 // reset: a seed file failed (rolled back)
 	ExitChecksum       = 13 // the migrations do not match migrations.sum
 	ExitLint           = 14 // lint found errors in the migration SQL
+	ExitDrift          = 15 // drift: the live schema differs from migrations/schema.snapshot
 	// mage testDB (cmd/testdb maps its errors to these; cmd/migrate never links TestDB's containers)
 	ExitTestServers   = 20 // no Docker and no existing servers, or a server failed to start
 	ExitRoundTrip     = 21 // a migration's down does not reverse its up
@@ -63,6 +65,12 @@ func ExitCode(err error) int {
 		return ExitUnknownVersion
 	case errors.Is(err, errLint):
 		return ExitLint
+	case errors.Is(err, errDrift):
+		return ExitDrift
+	case errors.Is(err, errRoundTrip), errors.Is(err, schema.ErrNotReversible):
+		return ExitRoundTrip
+	case errors.Is(err, schema.ErrInvalidOption):
+		return ExitUsage
 	case errors.Is(err, db.ErrChecksum):
 		return ExitChecksum
 	case errors.Is(err, db.ErrRemoteReset):

@@ -39,6 +39,8 @@ type report struct {
 	Reset      *db.ResetReport      `json:"reset,omitempty"`
 	Lint       *lint.Report         `json:"lint,omitempty"`
 	Build      *buildReport         `json:"build,omitempty"`
+	Prove      *proveReport         `json:"prove,omitempty"`
+	Drift      *driftReport         `json:"drift,omitempty"`
 	results    []db.Result
 }
 

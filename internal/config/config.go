@@ -37,6 +37,9 @@ type Config struct {
 	Redis    Redis
 	TestDB   TestDB
 	LogLevel string // debug, info, warn, error
+	// MigrationsDir, when set, is a folder of migration files on disk that every command uses
+	// instead of the embedded set (VISIONA_MIGRATIONS_DIR; the -path flag overrides it).
+	MigrationsDir string
 }
 
 // TestDB points `mage testDB` at existing servers instead of containers; it then works inside
@@ -132,7 +135,8 @@ func Load(lookup Lookup) (Config, error) {
 			PostgresURL: p.str("VISIONA_TESTDB_POSTGRES_URL", ""),
 			RedisURL:    p.str("VISIONA_TESTDB_REDIS_URL", ""),
 		},
-		LogLevel: p.oneOf("VISIONA_LOG_LEVEL", "info", []string{"debug", "info", "warn", "error"}),
+		LogLevel:      p.oneOf("VISIONA_LOG_LEVEL", "info", []string{"debug", "info", "warn", "error"}),
+		MigrationsDir: p.str("VISIONA_MIGRATIONS_DIR", ""),
 	}
 	if p.err == nil && cfg.DB.MinConns > cfg.DB.MaxConns {
 		p.err = &Error{Var: "VISIONA_DB_MIN_CONNS", Reason: fmt.Sprintf("%d is more than VISIONA_DB_MAX_CONNS (%d)", cfg.DB.MinConns, cfg.DB.MaxConns)}

@@ -14,9 +14,19 @@ import (
 // a transaction: for statements PostgreSQL refuses inside one, such as CREATE INDEX CONCURRENTLY.
 const NoTransactionMarker = "-- migrate:no-transaction"
 
-// migrationFile is golang-migrate's naming, narrowed: digits, a lowercase snake_case name, a
-// direction, and .sql. golang-migrate itself accepts almost anything and skips the rest silently.
-var migrationFile = regexp.MustCompile(`^([0-9]+)_([a-z0-9][a-z0-9_]*)\.(up|down)\.sql$`)
+// migrationFile is golang-migrate's own file name pattern (source.Regex): a version, _, any
+// title, the direction and any extension, so that an existing history runs as it is
+// (20190226002946_create-user.up.sql). golang-migrate skips a file that does not match silently;
+// we refuse it.
+var migrationFile = regexp.MustCompile(`^([0-9]+)_(.*)\.(down|up)\.(.*)$`)
+
+// strictFile is the name `create` writes: digits, a lowercase snake_case title, .sql.
+var strictFile = regexp.MustCompile(`^([0-9]+)_([a-z0-9][a-z0-9_]*)\.(up|down)\.sql$`)
+
+// StrictName reports whether file has the name `migrate create` writes (NNNNNN_snake_name.up.sql
+// or .down.sql). Discovery accepts every name golang-migrate does; a new file should still have
+// the strict one, which the lint can check with this.
+func StrictName(file string) bool { return strictFile.MatchString(file) }
 
 // Files that may sit beside the migrations without being one.
 func isCompanionFile(name string) bool {
@@ -79,7 +89,7 @@ func loadSource(fsys fs.FS, unwritten bool) (*Source, error) {
 		}
 		parts := migrationFile.FindStringSubmatch(name)
 		if parts == nil {
-			return nil, &SourceError{File: name, Reason: "not a migration name; want NNNNNN_snake_name.up.sql or .down.sql (create pairs with `migrate create NAME`)"}
+			return nil, &SourceError{File: name, Reason: "not a migration name; want VERSION_title.up.sql or .down.sql, e.g. 000002_add_devices.up.sql (create pairs with `migrate create NAME`)"}
 		}
 		v, err := strconv.ParseUint(parts[1], 10, 63)
 		if err != nil || v == 0 {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -248,5 +249,37 @@ func TestSumsCatchEveryKindOfChange(t *testing.T) {
 	}
 	if err := VerifySums(src, base); err == nil || !strings.Contains(err.Error(), "missing sum file") {
 		t.Errorf("no sum file: err = %v", err)
+	}
+}
+
+// Every name golang-migrate accepts for an existing file is accepted; create's strict name is
+// what StrictName checks.
+func TestLoadSourceAcceptsGolangMigrateNames(t *testing.T) {
+	fsys := fstest.MapFS{
+		"20190226002946_create-user.up.sql":    {Data: []byte("create table users (id int);\n")},
+		"20190226002946_create-user.down.sql":  {Data: []byte("drop table users;\n")},
+		"20190301000000_AddUserEmail.up.sql":   {Data: []byte("alter table users add column email text;\n")},
+		"20190301000000_AddUserEmail.down.sql": {Data: []byte("alter table users drop column email;\n")},
+		"20190302000000_with.dots.up.psql":     {Data: []byte("select 1;\n")},
+		"20190302000000_with.dots.down.psql":   {Data: []byte("select 1;\n")},
+		"20190303000000_.up.sql":               {Data: []byte("select 2;\n")},
+		"20190303000000_.down.sql":             {Data: []byte("select 2;\n")},
+	}
+	src, err := LoadSource(fsys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, m := range src.Migrations() {
+		names = append(names, m.Name)
+	}
+	if want := []string{"create-user", "AddUserEmail", "with.dots", ""}; !slices.Equal(names, want) {
+		t.Errorf("names %q, want %q", names, want)
+	}
+	for name, strict := range map[string]bool{"000001_add_users.up.sql": true, "000001_add_users.down.sql": true,
+		"20190226002946_create-user.up.sql": false, "1_AddUser.up.sql": false, "1_x.up.psql": false} {
+		if StrictName(name) != strict {
+			t.Errorf("StrictName(%q) = %v, want %v", name, !strict, strict)
+		}
 	}
 }

@@ -61,7 +61,7 @@ var badCases = []badCase{
 	{name: "comments only", set: "broken/comments_only", args: []string{"status"}, code: cli.ExitInvalidSource, want: "migrations/000002_second.up.sql: has no SQL"},
 	{name: "block comment only", set: "block_comment_only", args: []string{"up"}, code: cli.ExitInvalidSource, want: "migrations/000003_to_be_written.down.sql: has no SQL"},
 	{name: "version 0", set: "broken/version_zero", args: []string{"up"}, code: cli.ExitInvalidSource, want: "version must be a number from 1 up"},
-	{name: "uppercase name", set: "uppercase_name", args: []string{"up"}, code: cli.ExitInvalidSource, want: "migrations/000003_AddPrice.down.sql: not a migration name"},
+	{name: "no underscore after the version", set: "no_underscore", args: []string{"up"}, code: cli.ExitInvalidSource, want: "migrations/000003AddPrice.down.sql: not a migration name"},
 
 	// Checksums: exit 13 before anything connects.
 	{name: "checksum: applied file edited", set: "checksum_edited", args: []string{"up"}, code: cli.ExitChecksum, want: "migrations/000002_add_note.up.sql: edited"},

@@ -1,6 +1,7 @@
 package schema
 
 import (
+	"slices"
 	"strings"
 )
 
@@ -32,11 +33,20 @@ func Diff(want, got *Snapshot) []Change {
 	for len(w) > 0 || len(g) > 0 {
 		switch {
 		case len(g) == 0 || (len(w) > 0 && compareObjects(w[0], g[0]) < 0):
-			changes = append(changes, Change{Kind: w[0].Kind, Name: w[0].Name, Op: OpMissing, Want: w[0].Def})
+			if w[0].Kind != KindColumnOrder {
+				changes = append(changes, Change{Kind: w[0].Kind, Name: w[0].Name, Op: OpMissing, Want: w[0].Def})
+			}
 			w = w[1:]
 		case len(w) == 0 || compareObjects(w[0], g[0]) > 0:
-			changes = append(changes, Change{Kind: g[0].Kind, Name: g[0].Name, Op: OpLeftBehind, Got: g[0].Def})
+			if g[0].Kind != KindColumnOrder {
+				changes = append(changes, Change{Kind: g[0].Kind, Name: g[0].Name, Op: OpLeftBehind, Got: g[0].Def})
+			}
 			g = g[1:]
+		case w[0].Kind == KindColumnOrder:
+			if !sameOrder(w[0].Def, g[0].Def) {
+				changes = append(changes, Change{Kind: w[0].Kind, Name: w[0].Name, Op: OpChanged, Want: w[0].Def, Got: g[0].Def})
+			}
+			w, g = w[1:], g[1:]
 		default:
 			if w[0].Def != g[0].Def {
 				changes = append(changes, Change{Kind: w[0].Kind, Name: w[0].Name, Op: OpChanged, Want: w[0].Def, Got: g[0].Def})
@@ -45,6 +55,34 @@ func Diff(want, got *Snapshot) []Change {
 		}
 	}
 	return changes
+}
+
+// sameOrder reports whether two column orders (column names joined by ", ") put the columns
+// both have in the same relative order. A column added or removed is a column change of its
+// own; the order is a finding only when columns both tables have sit in another order, which is
+// what positional INSERTs, SELECT * and row-type functions see.
+func sameOrder(want, got string) bool {
+	w, g := strings.Split(want, ", "), strings.Split(got, ", ")
+	in := func(list []string) map[string]bool {
+		m := map[string]bool{}
+		for _, c := range list {
+			m[c] = true
+		}
+		return m
+	}
+	inW, inG := in(w), in(g)
+	var cw, cg []string
+	for _, c := range w {
+		if inG[c] {
+			cw = append(cw, c)
+		}
+	}
+	for _, c := range g {
+		if inW[c] {
+			cg = append(cg, c)
+		}
+	}
+	return slices.Equal(cw, cg)
 }
 
 // diffContext is how many unchanged lines FormatDiff shows around a change in a long definition.

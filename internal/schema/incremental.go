@@ -164,6 +164,8 @@ const logUnitsSQL = `log AS MATERIALIZED (
 		UNION ALL
 		SELECT 'r', a.adrelid FROM cand x JOIN pg_attrdef a ON a.oid = x.objid WHERE x.classid = 'pg_attrdef'::regclass
 		UNION ALL
+		SELECT 'r', s.stxrelid FROM cand x JOIN pg_statistic_ext s ON s.oid = x.objid WHERE x.classid = 'pg_statistic_ext'::regclass
+		UNION ALL
 		SELECT CASE x.classid WHEN 'pg_proc'::regclass THEN 'f' WHEN 'pg_namespace'::regclass THEN 'n' ELSE 'e' END, x.objid
 		FROM cand x WHERE x.classid IN ('pg_proc'::regclass, 'pg_namespace'::regclass, 'pg_extension'::regclass)
 		UNION ALL
@@ -192,10 +194,10 @@ const logUnitsSQL = `log AS MATERIALIZED (
 // changes that cancel out in the sum, and cost a tenth of the step more).
 const logRowsSQL = `SELECT 'unit' AS tag, ucode AS code, uoid AS oid, NULL AS info FROM units
 UNION ALL
-SELECT 'dropped', CASE l.classid WHEN 'pg_class'::regclass THEN 'r' WHEN 'pg_type'::regclass THEN 't'
+SELECT 'dropped', CASE l.classid WHEN 'pg_class'::regclass THEN 'r' WHEN 'pg_statistic_ext'::regclass THEN 'r' WHEN 'pg_type'::regclass THEN 't'
 		WHEN 'pg_proc'::regclass THEN 'f' WHEN 'pg_namespace'::regclass THEN 'n' ELSE 'e' END, l.objid, NULL
 FROM log l
-WHERE l.dropped AND l.classid IN ('pg_class'::regclass, 'pg_type'::regclass, 'pg_proc'::regclass, 'pg_namespace'::regclass, 'pg_extension'::regclass)
+WHERE l.dropped AND l.classid IN ('pg_class'::regclass, 'pg_statistic_ext'::regclass, 'pg_type'::regclass, 'pg_proc'::regclass, 'pg_namespace'::regclass, 'pg_extension'::regclass)
 UNION ALL
 SELECT 'last', NULL, NULL, max(l.id)::text FROM log l
 UNION ALL
@@ -237,10 +239,22 @@ type state struct {
 	// without its table. Entries are never removed: a stale one only makes a step read a unit
 	// it did not need to.
 	index map[uint32]unitID
+	// identity maps a table's unit name to its identity sequences: the sequence's unit and the
+	// column it is the identity of. ALTER TABLE ... DROP IDENTITY drops the sequence without a
+	// sql_drop event, so the log never names it; the tracker finds it gone from its column
+	// (dropLostIdentities). Entries are checked when used, never removed otherwise.
+	identity map[string][]identitySeq
+}
+
+// identitySeq is an identity sequence of a table.
+type identitySeq struct {
+	id     unitID
+	name   string // the sequence's unit name
+	column string // the column's object name
 }
 
 func newState() *state {
-	return &state{units: map[string][]Object{}, names: map[unitID]string{}, index: map[uint32]unitID{}}
+	return &state{units: map[string][]Object{}, names: map[unitID]string{}, index: map[uint32]unitID{}, identity: map[string][]identitySeq{}}
 }
 
 // snapshot is the state as a Snapshot.
@@ -459,6 +473,7 @@ func (t *tracker) step(ctx context.Context, full bool) (delta, error) {
 		// Two units claim one name: the log missed a rename or a drop.
 		return t.full(ctx, "the log missed a change (two units with one name)")
 	}
+	t.st.dropLostIdentities(d)
 	t.lastFull, t.lastReason = false, ""
 	return d, nil
 }
@@ -626,6 +641,50 @@ func (s *state) put(id unitID, u *readUnit) {
 	for _, ix := range u.indexes {
 		s.index[ix] = id
 	}
+	for _, o := range u.objs {
+		if o.Kind != KindSequence {
+			continue
+		}
+		if _, col, ok := strings.Cut(o.Def, " IDENTITY OF "); ok {
+			if table, ok := columnTable(col); ok {
+				s.identity["r "+table] = append(s.identity["r "+table], identitySeq{id: id, name: u.name, column: col})
+			}
+		}
+	}
+}
+
+// dropLostIdentities removes from the state, and adds to d, the identity sequences of the tables
+// d changed whose column is no longer an identity column: DROP IDENTITY dropped them unlogged.
+func (s *state) dropLostIdentities(d delta) {
+	for table, c := range d {
+		seqs := s.identity[table]
+		if len(seqs) == 0 || c.after == nil {
+			continue // no identity, or the table is gone: its sequences' drop was logged
+		}
+		var keep []identitySeq
+		for _, seq := range seqs {
+			objs, ok := s.units[seq.name]
+			if !ok || s.names[seq.id] != seq.name || !slices.ContainsFunc(objs, func(o Object) bool {
+				return o.Kind == KindSequence && strings.HasSuffix(o.Def, " IDENTITY OF "+seq.column)
+			}) {
+				continue // a stale entry
+			}
+			if slices.ContainsFunc(c.after, func(o Object) bool {
+				return o.Kind == KindColumn && o.Name == seq.column && strings.Contains(o.Def, " AS IDENTITY")
+			}) {
+				keep = append(keep, seq)
+				continue
+			}
+			prev, seen := d[seq.name]
+			if !seen {
+				prev.before = objs
+			}
+			d[seq.name] = change{before: prev.before}
+			delete(s.units, seq.name)
+			delete(s.names, seq.id)
+		}
+		s.identity[table] = keep
+	}
 }
 
 // apply replaces the touched units with what was read of them (nothing, for a unit that is gone
@@ -667,4 +726,21 @@ func (s *state) apply(touched map[unitID]bool, read map[unitID]*readUnit) (delta
 		}
 	}
 	return d, true
+}
+
+// columnTable is the table part of a column's object name (schema.table.column, each part as
+// quote_ident prints it): everything before the last dot outside double quotes.
+func columnTable(col string) (string, bool) {
+	quoted, last := false, -1
+	for i := 0; i < len(col); i++ {
+		switch col[i] {
+		case '"':
+			quoted = !quoted // a doubled quote inside a quoted name toggles twice
+		case '.':
+			if !quoted {
+				last = i
+			}
+		}
+	}
+	return col[:max(last, 0)], last > 0
 }

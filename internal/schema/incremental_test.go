@@ -323,7 +323,9 @@ func TestRoundTripModesAgree(t *testing.T) {
 			[2]string{trackFixture, `drop schema app cascade;
 drop table if exists public.items, public.notes, public.parent, public.child, public.events, public.calc, public.owned, public.ident cascade;
 drop function if exists public.touch, public.double, public.take_item, public.take_moods, public.take_items cascade;
-drop type if exists public.mood, public.pair cascade; drop domain if exists public.positive cascade; drop sequence if exists public.counter cascade`},
+drop type if exists public.mood, public.pair cascade; drop domain if exists public.positive cascade; drop sequence if exists public.counter cascade;
+drop table public.pairs; drop type public.pair2, public.span; drop aggregate public.total(integer); drop foreign table public.remote;
+drop server visiona_nowhere; drop foreign data wrapper visiona_dummy`},
 			[2]string{`alter table items rename to things; alter table things rename column qty to quantity`, `alter table things rename column quantity to qty; alter table things rename to items`},
 			[2]string{`alter sequence counter rename to counter2; alter function double(integer) rename to twice`, `alter function twice(integer) rename to double; alter sequence counter2 rename to counter`},
 			[2]string{`alter type mood rename to feeling; alter type pair rename attribute a to first`, `alter type pair rename attribute first to a; alter type feeling rename to mood`},

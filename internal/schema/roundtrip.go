@@ -21,6 +21,9 @@ type roundTripConfig struct {
 	snapshot []Option
 	migrator []db.Option
 	onStep   func(Step)
+	order    ColumnOrder
+	keepOn   bool // -keep-going
+	from     uint // prove only the migrations after this version
 	// Switches for tests (export_test.go).
 	fullSnapshots bool // no DDL log: a full snapshot after every step, as before incremental ones
 	crossCheck    bool // a full snapshot after every step too, any difference an error
@@ -57,6 +60,63 @@ func WithStepFunc(fn func(Step)) RoundTripOption {
 	}
 }
 
+// ColumnOrder says what a column_order finding does: a table whose columns, those the two
+// schemas both have, are in another order. After a DROP COLUMN undone by ADD COLUMN the column
+// is back, but at the end: positional INSERTs (INSERT INTO t VALUES ...), INSERT ... SELECT *,
+// COPY without a column list and functions returning the table's row type then route values
+// into the wrong columns on the rolled-back database, silently when the types are compatible.
+type ColumnOrder string
+
+// The ColumnOrder modes. ColumnOrderWarn is the default: PostgreSQL cannot put a column back in
+// place, so most downs of a DROP COLUMN cannot restore the order short of rebuilding the table,
+// which is a heavier hazard on a live table than the one it removes; the finding is reported so
+// that code relying on position can be checked, and teams whose code does can make it fail.
+const (
+	ColumnOrderFail   ColumnOrder = "fail"   // a finding like any other: the proof fails
+	ColumnOrderWarn   ColumnOrder = "warn"   // reported as a warning; the proof passes
+	ColumnOrderIgnore ColumnOrder = "ignore" // not reported
+)
+
+// ParseColumnOrder reads a ColumnOrder mode by its name.
+func ParseColumnOrder(s string) (ColumnOrder, error) {
+	switch m := ColumnOrder(s); m {
+	case ColumnOrderFail, ColumnOrderWarn, ColumnOrderIgnore:
+		return m, nil
+	}
+	return "", fmt.Errorf("%w: column order %q: want fail, warn or ignore", ErrInvalidOption, s)
+}
+
+// WithColumnOrder sets what a column order finding does (default ColumnOrderWarn).
+func WithColumnOrder(mode ColumnOrder) RoundTripOption {
+	return func(c *roundTripConfig) error {
+		if _, err := ParseColumnOrder(string(mode)); err != nil {
+			return err
+		}
+		c.order = mode
+		return nil
+	}
+}
+
+// WithKeepGoing makes RoundTrip report every migration whose down does not reverse its up
+// instead of stopping at the first: after a mismatch the walk carries on from the schema the
+// down actually left, so each later down is judged on what it changes. The reapply walk is
+// skipped when a down failed (its ups would run on a schema no up walk built).
+func WithKeepGoing() RoundTripOption {
+	return func(c *roundTripConfig) error {
+		c.keepOn = true
+		return nil
+	}
+}
+
+// WithFrom proves only the migrations after version v: RoundTrip first migrates to v without
+// snapshots, then walks from there (v = 0: every migration). v must be a migration's version.
+func WithFrom(v uint) RoundTripOption {
+	return func(c *roundTripConfig) error {
+		c.from = v
+		return nil
+	}
+}
+
 // Step is one migration of a RoundTrip walk.
 type Step struct {
 	Phase    Phase         `json:"phase"`
@@ -87,6 +147,19 @@ type RoundTripReport struct {
 	// every step: a full snapshot at the end of a walk found a change the DDL log had missed.
 	// Steps were then reported twice to WithStepFunc, from the first phase again.
 	Fallback string `json:"fallback,omitempty"`
+	// Findings: every migration that did not round-trip (one at most without WithKeepGoing),
+	// in the order found. Warnings: column order findings in ColumnOrderWarn mode.
+	Findings []*RoundTripError `json:"findings"`
+	Warnings []*RoundTripError `json:"warnings"`
+	// LogWrong counts the mismatches the incremental snapshot showed that a full snapshot, taken
+	// to confirm them before reporting, did not: the DDL log was wrong there. Confirmed counts
+	// those it confirmed. No finding rests on the log alone.
+	LogWrong  int `json:"log_wrong"`
+	Confirmed int `json:"confirmed"`
+	// From: the version the walk started from (WithFrom). ReapplySkipped: a down failed under
+	// WithKeepGoing, so the reapply walk did not run.
+	From           uint `json:"from"`
+	ReapplySkipped bool `json:"reapply_skipped,omitempty"`
 }
 
 // Total is the time of the three phases.
@@ -130,7 +203,10 @@ func RoundTrip(ctx context.Context, cfg config.DB, fsys fs.FS, opts ...RoundTrip
 	if _, err := newOptions(rc.snapshot); err != nil {
 		return nil, err
 	}
-	w := &walk{ctx: ctx, rc: rc, report: &RoundTripReport{}}
+	if rc.order == "" {
+		rc.order = ColumnOrderWarn
+	}
+	w := &walk{ctx: ctx, rc: rc, report: &RoundTripReport{From: rc.from}}
 	w.reset()
 	m, err := db.New(cfg, fsys, append(slices.Clone(rc.migrator), db.WithStepwise(), db.WithProgress(w.step))...)
 	if err != nil {
@@ -143,6 +219,17 @@ func RoundTrip(ctx context.Context, cfg config.DB, fsys fs.FS, opts ...RoundTrip
 	}
 	if info.Version != 0 || info.Dirty {
 		return nil, fmt.Errorf("%w: %s is at version %d (dirty: %t); a round trip starts from version 0, in a throwaway database", ErrAlreadyMigrated, cfg.SafeTarget(), info.Version, info.Dirty)
+	}
+	if rc.from > 0 {
+		if _, ok := w.src.Find(rc.from); !ok {
+			return nil, fmt.Errorf("%w: -from %d: no migration has that version", ErrInvalidOption, rc.from)
+		}
+		w.passive = true
+		_, err := m.Goto(ctx, rc.from)
+		w.passive = false
+		if err != nil {
+			return nil, fmt.Errorf("migrate to %d, where the proof starts: %w", rc.from, err)
+		}
 	}
 	conn, err := db.Connect(ctx, cfg)
 	if err != nil {
@@ -177,7 +264,42 @@ func RoundTrip(ctx context.Context, cfg config.DB, fsys fs.FS, opts ...RoundTrip
 	if errors.As(err, &missed) && !rc.crossCheck {
 		err = w.redo(m, missed)
 	}
+	if err == nil && len(w.report.Findings) > 0 {
+		err = findingsError(w.report.Findings)
+	}
 	return w.report, err
+}
+
+// findingsError is the error of a walk that found mismatches: the finding itself when there is
+// one, all of them joined when -keep-going found more.
+func findingsError(fs []*RoundTripError) error {
+	if len(fs) == 1 {
+		return fs[0]
+	}
+	errs := make([]error, len(fs))
+	for i, f := range fs {
+		errs[i] = f
+	}
+	return errors.Join(errs...)
+}
+
+// count is how many migrations the walk proves: those after the version it starts from.
+func (w *walk) count() int {
+	n := 0
+	for _, m := range w.src.Migrations() {
+		if m.Version > w.rc.from {
+			n++
+		}
+	}
+	return n
+}
+
+// downToStart walks down to the version the proof starts from.
+func (w *walk) downToStart(m *db.Migrator) func(context.Context) ([]db.Result, error) {
+	if w.rc.from == 0 {
+		return m.DownAll
+	}
+	return func(ctx context.Context) ([]db.Result, error) { return m.Goto(ctx, w.rc.from) }
 }
 
 // walk is the state of one RoundTrip, advanced by the Migrator's progress calls.
@@ -230,7 +352,7 @@ func (w *walk) walkAll(m *db.Migrator, want *Snapshot) error {
 			ErrNotReversible, r.Fallback, FormatDiff(Diff(want, base)))
 	}
 	r.Baseline = base
-	if len(w.src.Migrations()) == 0 {
+	if w.count() == 0 {
 		// Nothing to walk: the schema at version 0 is also the final one.
 		r.Final = base
 		return nil
@@ -241,8 +363,13 @@ func (w *walk) walkAll(m *db.Migrator, want *Snapshot) error {
 	}
 	r.Steps = len(w.order)
 	w.target = maps.Clone(w.tr.st.units)
-	if r.Down, err = w.run(PhaseDown, m.DownAll); err != nil {
+	if r.Down, err = w.run(PhaseDown, w.downToStart(m)); err != nil {
 		return err
+	}
+	if len(r.Findings) > 0 {
+		r.ReapplySkipped = true
+		r.Final = w.tr.st.snapshot()
+		return nil
 	}
 	if r.Reapply, err = w.run(PhaseReapply, m.Up); err != nil {
 		return err
@@ -264,9 +391,9 @@ func (w *walk) redo(m *db.Migrator, missed *logMissedError) error {
 	if err != nil {
 		return err
 	}
-	if info.Version != 0 {
+	if info.Version != w.rc.from {
 		w.passive = true
-		_, err := m.DownAll(w.ctx)
+		_, err := w.downToStart(m)(w.ctx)
 		w.passive = false
 		if err != nil {
 			return fmt.Errorf("walk down to start again with full snapshots: %w", err)
@@ -274,6 +401,7 @@ func (w *walk) redo(m *db.Migrator, missed *logMissedError) error {
 	}
 	base := w.report.Baseline
 	w.reset()
+	w.report.Findings, w.report.Warnings = nil, nil
 	return w.walkAll(m, base)
 }
 
@@ -328,23 +456,51 @@ func (w *walk) step(res db.Result) {
 			return
 		}
 		// The target moves to the schema recorded before order[i]'s up (down), or after it
-		// (reapply).
+		// (reapply), object by object: after a -keep-going mismatch the target holds what the
+		// down actually left, and only what order[i] changed moves.
 		moved := w.deltas[i]
 		for name, c := range moved {
-			objs := c.before
+			from, to := c.after, c.before
 			if w.phase == PhaseReapply {
-				objs = c.after
+				from, to = c.before, c.after
 			}
-			if objs == nil {
+			if objs := moveObjects(w.target[name], from, to); objs == nil {
 				delete(w.target, name)
 			} else {
 				w.target[name] = objs
 			}
 		}
-		if changes := w.compare(moved, d); len(changes) > 0 {
+		changes, err := w.confirm(w.compare(moved, d))
+		if err != nil {
+			w.fail(fmt.Errorf("snapshot after %s: %w", label, err))
+			return
+		}
+		var order []Change
+		changes = slices.DeleteFunc(changes, func(c Change) bool {
+			if c.Kind == KindColumnOrder && w.rc.order != ColumnOrderFail {
+				order = append(order, c)
+				return true
+			}
+			return false
+		})
+		mig, _ := w.src.Find(res.Version)
+		finding := func(cs []Change) *RoundTripError {
+			return &RoundTripError{Phase: w.phase, Version: res.Version, Name: res.Name, UpFile: mig.UpFile, DownFile: mig.DownFile, Changes: cs}
+		}
+		if len(order) > 0 && w.rc.order == ColumnOrderWarn {
+			w.report.Warnings = append(w.report.Warnings, finding(order))
+		}
+		if len(changes) > 0 {
 			matched = false
-			mig, _ := w.src.Find(res.Version)
-			w.fail(&RoundTripError{Phase: w.phase, Version: res.Version, Name: res.Name, UpFile: mig.UpFile, DownFile: mig.DownFile, Changes: changes})
+			f := finding(changes)
+			w.report.Findings = append(w.report.Findings, f)
+			if !w.rc.keepOn {
+				w.fail(f)
+			}
+		}
+		if w.failure == nil && (len(changes) > 0 || len(order) > 0) {
+			// Carry on from the schema as it is: later steps are judged on what they change.
+			w.adoptLive(append(changes, order...))
 		}
 	}
 	if w.rc.onStep != nil {
@@ -392,7 +548,7 @@ func (w *walk) snapshot(res db.Result) (delta, error) {
 func (w *walk) lastOfPhase(v uint) bool {
 	switch w.phase {
 	case PhaseUp:
-		return len(w.order)+1 == len(w.src.Migrations())
+		return len(w.order)+1 == w.count()
 	case PhaseDown:
 		return len(w.order) > 0 && v == w.order[0]
 	default:
@@ -428,6 +584,103 @@ func (w *walk) compare(moved, stepped delta) []Change {
 		}
 	}
 	return changes
+}
+
+// confirm re-reads the whole schema when the incremental state shows a mismatch, so that no
+// finding rests on the DDL log alone, and returns the changes between the target and the schema
+// as it is. A full snapshot after the step needs no confirmation.
+func (w *walk) confirm(changes []Change) ([]Change, error) {
+	if len(changes) == 0 || w.tr.lastFull {
+		return changes, nil
+	}
+	start := time.Now()
+	_, err := w.tr.full(w.ctx, "confirm a mismatch")
+	w.report.SnapshotTime += time.Since(start)
+	if err != nil {
+		return nil, err
+	}
+	w.report.Snapshots++
+	w.report.FullSnapshots++
+	var want []Object
+	for _, objs := range w.target {
+		want = append(want, objs...)
+	}
+	confirmed := Diff(&Snapshot{Objects: want}, w.tr.st.snapshot())
+	if !slices.Equal(confirmed, changes) {
+		w.report.LogWrong++
+	} else {
+		w.report.Confirmed++
+	}
+	w.suspect = map[string]bool{}
+	for name := range w.target {
+		if !slices.Equal(w.target[name], w.tr.st.units[name]) {
+			w.suspect[name] = true
+		}
+	}
+	for name := range w.tr.st.units {
+		if _, ok := w.target[name]; !ok {
+			w.suspect[name] = true
+		}
+	}
+	return confirmed, nil
+}
+
+// adoptLive makes the target the live schema in the units of changes: the walk goes on from
+// the schema as it is.
+func (w *walk) adoptLive(changes []Change) {
+	objUnit := map[string]string{}
+	for name, objs := range w.tr.st.units {
+		for _, o := range objs {
+			objUnit[o.Kind+" "+o.Name] = name
+		}
+	}
+	for name, objs := range w.target {
+		for _, o := range objs {
+			if _, ok := objUnit[o.Kind+" "+o.Name]; !ok {
+				objUnit[o.Kind+" "+o.Name] = name
+			}
+		}
+	}
+	for _, c := range changes {
+		name, ok := objUnit[c.Kind+" "+c.Name]
+		if !ok {
+			continue
+		}
+		if live, ok := w.tr.st.units[name]; ok {
+			w.target[name] = slices.Clone(live)
+		} else {
+			delete(w.target, name)
+		}
+		delete(w.suspect, name)
+	}
+}
+
+// moveObjects applies a unit's change from -> to onto objs: the objects of from are removed,
+// those of to put in their place; objs' other objects stay, unless to is nil: a unit that did not
+// exist has nothing left. When objs equals from, the result is to. nil for no objects.
+func moveObjects(objs, from, to []Object) []Object {
+	if to == nil {
+		return nil // the unit did not exist: whatever was in it went with it
+	}
+	drop := map[string]bool{}
+	for _, o := range from {
+		drop[o.Kind+" "+o.Name] = true
+	}
+	for _, o := range to {
+		drop[o.Kind+" "+o.Name] = true
+	}
+	var out []Object
+	for _, o := range objs {
+		if !drop[o.Kind+" "+o.Name] {
+			out = append(out, o)
+		}
+	}
+	out = append(out, to...)
+	if len(out) == 0 {
+		return nil
+	}
+	slices.SortFunc(out, compareObjects)
+	return out
 }
 
 func (w *walk) fail(err error) {

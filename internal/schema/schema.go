@@ -7,19 +7,29 @@
 // so two databases migrated the same way snapshot to the same text, whatever the session that
 // reads them.
 //
-// What is compared, in every schema but pg_catalog, information_schema, pg_toast* and pg_temp*:
+// What is compared, in every schema but pg_catalog, information_schema, pg_toast* and pg_temp*
+// (docs/schema-proof.md goes through pg_dump --schema-only's output kind by kind):
 //
 //   - schema: every user schema but public, which every database starts with
-//   - table: persistence, kind (partitioned, foreign), partitioning, inheritance, storage
-//     options, row-level security, replica identity
-//   - column: type, collation when not the type's default, NOT NULL, default, identity, generated
+//   - table: persistence, kind (partitioned, foreign), partitioning, typed table (OF type),
+//     inheritance, access method, storage options and the TOAST table's, tablespace, foreign
+//     table server and options, CLUSTER ON, row-level security, replica identity
+//   - column: type, collation when not the type's default, NOT NULL, default, identity,
+//     generated, storage when not the type's, compression, statistics target, attribute
+//     options, foreign-table column options; on views, a column's own default
+//   - column_order: a table's column names in physical order, its own kind of finding (see
+//     ColumnOrder): only a different order of the columns both sides have is reported
 //   - constraint: pg_get_constraintdef, so NOT VALID and DEFERRABLE are part of it
-//   - index: pg_get_indexdef and validity; indexes that implement a constraint are the constraint
+//   - index: pg_get_indexdef, tablespace, per-column statistics targets, the partitioned index
+//     it is attached to, and validity; indexes that implement a constraint are the constraint
+//   - statistics: extended statistics (CREATE STATISTICS) and their statistics target
 //   - sequence: type, start, increment, bounds, cache, cycle, owning column
 //   - view, materialized_view: pg_get_viewdef and view options
-//   - function: pg_get_functiondef (procedures too; aggregates by their parts)
+//   - function: pg_get_functiondef (procedures too); aggregates by every part CREATE AGGREGATE
+//     takes
 //   - trigger: pg_get_triggerdef and enabled state
 //   - type: enums (labels in order), composite types, domains (with their constraints), ranges
+//     (with the multirange type's name)
 //   - extension: name and schema
 //   - policy: row-level security policies
 //   - rule: rewrite rules other than a view's own
@@ -28,11 +38,8 @@
 //
 // What is not compared, on purpose:
 //
-//   - Ownership and privileges: they differ per environment (the migrating role is not the same
-//     in CI and in production), and migrations do not manage them.
-//   - Column order: PostgreSQL can only add a column at the end, so a down that re-adds a column
-//     its up dropped cannot put it back in place; comparing positions would fail correct downs.
-//     Columns are compared by name. (Composite types keep their order: it is part of the type.)
+//   - Ownership, privileges, default privileges and security labels: they differ per
+//     environment (the migrating role is not the same in CI and in production).
 //   - Extension versions and comments: CREATE EXTENSION installs whatever the server ships,
 //     which differs between images, while the migrations are the same.
 //   - Objects that belong to an extension (its functions, types, operators...): the extension is
@@ -42,10 +49,13 @@
 //     with their columns, constraints, indexes, triggers, policies, owned sequences and comments.
 //   - NOT NULL constraints as pg_constraint rows (PostgreSQL 18 has them): NOT NULL is compared
 //     as a column property, which is the same on every version.
-//   - Physical details: storage and compression of columns, statistics targets, tablespaces
-//     unless an index definition names one, clustering, sequence values, data.
-//   - Kinds no migration of ours uses: operators, casts, collations, text search configurations,
-//     foreign servers, publications, event triggers, base types written in C.
+//   - Data and sequence values: pg_dump --schema-only leaves them out too.
+//   - Event triggers: no event trigger fires for CREATE EVENT TRIGGER, so the incremental walk
+//     could not see them, and the proof's own DDL log is made of them.
+//   - Kinds that need a C function or a superuser and that application migrations do not
+//     create: operators, operator classes and families, casts, collations, conversions, text
+//     search objects, transforms, procedural languages, access methods, base types, foreign data
+//     wrappers and servers (a foreign table names its server), publications, subscriptions.
 //
 // Definitions are compared after trimming trailing blanks from each line and blank lines at both
 // ends, so a function body re-created by an editor that strips trailing spaces still matches.
@@ -82,6 +92,8 @@ const (
 	KindPolicy           = "policy"
 	KindRule             = "rule"
 	KindComment          = "comment"
+	KindColumnOrder      = "column_order"
+	KindStatistics       = "statistics"
 )
 
 // Snapshot is a schema as a sorted list of objects. Take and Parse return it sorted by Kind then

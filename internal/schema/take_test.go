@@ -39,6 +39,15 @@ $$;
 create trigger items_touch before update on public.items for each row execute function public.touch();
 comment on table public.items is 'Items.';
 comment on column public.items.note is 'A note.';
+create type public.pair2 as (a integer, b text);
+create table public.pairs of public.pair2;
+create index items_lower_name_idx on public.items (lower(name));
+create statistics public.items_stats on code, name from public.items;
+create aggregate public.total(integer) (sfunc = int4pl, stype = integer);
+create type public.span as range (subtype = integer);
+create foreign data wrapper visiona_dummy;
+create server visiona_nowhere foreign data wrapper visiona_dummy;
+create foreign table public.remote (a integer, b text) server visiona_nowhere options (t 'x');
 `
 
 // kindCase changes one object of fixture: Diff must name exactly that object, with that Op.
@@ -90,6 +99,23 @@ func kindCases() []kindCase {
 		{"add policy", `create policy items_visible on items for select using (qty > 0)`, "policy", "public.items.items_visible", left},
 		{"add schema", `create schema extra`, "schema", "extra", left},
 		{"add rule", `create rule notes_no_delete as on delete to notes do instead nothing`, "rule", "public.notes.notes_no_delete", left},
+		{"typed table made untyped", `alter table pairs not of`, "table", "public.pairs", changed},
+		{"view column default", `alter view item_names alter column name set default 'x'`, "column", "public.item_names.name", left},
+		{"column order", `alter table items drop column mood; alter table items add column mood public.mood`, "column_order", "public.items", changed},
+		{"column storage", `alter table items alter column name set storage main`, "column", "public.items.name", changed},
+		{"column compression", `alter table items alter column name set compression pglz`, "column", "public.items.name", changed},
+		{"column statistics", `alter table items alter column name set statistics 500`, "column", "public.items.name", changed},
+		{"column options", `alter table items alter column name set (n_distinct = 100)`, "column", "public.items.name", changed},
+		{"toast options", `alter table items set (toast.autovacuum_enabled = false)`, "table", "public.items", changed},
+		{"cluster on", `alter table items cluster on items_name_idx`, "table", "public.items", changed},
+		{"foreign table options", `alter foreign table remote options (add u 'y')`, "table", "public.remote", changed},
+		{"foreign column options", `alter foreign table remote alter column a options (add c 'z')`, "column", "public.remote.a", changed},
+		{"index statistics", `alter index items_lower_name_idx alter column 1 set statistics 100`, "index", "public.items_lower_name_idx", changed},
+		{"add statistics", `create statistics items_more_stats on qty, note from items`, "statistics", "public.items_more_stats", left},
+		{"drop statistics", `drop statistics items_stats`, "statistics", "public.items_stats", missing},
+		{"statistics target", `alter statistics items_stats set statistics 200`, "statistics", "public.items_stats", changed},
+		{"comment on statistics", `comment on statistics items_stats is 'S.'`, "comment", "statistics public.items_stats", left},
+		{"aggregate options", `create or replace aggregate total(integer) (sfunc = int4pl, stype = integer, parallel = safe)`, "function", "public.total(integer)", changed},
 	}
 }
 

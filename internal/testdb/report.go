@@ -1,6 +1,8 @@
 package testdb
 
 import (
+	"visiona-backend/internal/schema"
+
 	"encoding/json"
 	"fmt"
 	"io"
@@ -46,6 +48,8 @@ type jsonReport struct {
 	Tests      *Counts      `json:"tests,omitempty"`
 	Phases     []jsonPhase  `json:"phases"`
 	TotalMS    float64      `json:"total_ms"`
+	// RoundTrip: the proof's every finding and warning, and its snapshot counts.
+	RoundTrip *schema.RoundTripReport `json:"round_trip,omitempty"`
 }
 
 type jsonServer struct {
@@ -68,7 +72,7 @@ func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // WriteJSON writes the report as one JSON document.
 func (r *Report) WriteJSON(w io.Writer, exitCode int, err error) error {
-	doc := jsonReport{OK: err == nil, ExitCode: exitCode, Migrations: r.Migrations, Tests: r.Tests, TotalMS: ms(r.Total), Servers: []jsonServer{}, Phases: []jsonPhase{}}
+	doc := jsonReport{OK: err == nil, ExitCode: exitCode, Migrations: r.Migrations, Tests: r.Tests, TotalMS: ms(r.Total), RoundTrip: r.RoundTrip, Servers: []jsonServer{}, Phases: []jsonPhase{}}
 	if err != nil {
 		doc.Error = firstLine(err.Error())
 	}

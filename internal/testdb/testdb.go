@@ -62,6 +62,8 @@ type Options struct {
 	Out    io.Writer
 	// GoTestOut receives the suites' output; Out when nil.
 	GoTestOut io.Writer
+	// RoundTrip is passed to schema.RoundTrip (-keep-going, -from, -column-order).
+	RoundTrip []schema.RoundTripOption
 }
 
 // Phase is one line of the summary.
@@ -89,6 +91,8 @@ type Report struct {
 	Tests      *Counts       `json:"tests,omitempty"` // the dbtest run's tests, when it ran
 	Phases     []Phase       `json:"phases"`
 	Total      time.Duration `json:"total_ns"`
+	// RoundTrip is the proof's report: every finding and warning, snapshot counts.
+	RoundTrip *schema.RoundTripReport `json:"round_trip,omitempty"`
 }
 
 func (r *Report) phase(name string, start time.Time, err error, detail string) {
@@ -127,9 +131,10 @@ type run struct {
 // target is one PostgreSQL server the migrations are proved on.
 type target struct {
 	pg       *testenv.Postgres
-	major    string   // from the server's version, for the summary and progress lines
-	template string   // database left at the latest version by the round trip
-	steps    int      // migrations the round trip walked
+	major    string // from the server's version, for the summary and progress lines
+	template string // database left at the latest version by the round trip
+	steps    int    // migrations the round trip walked
+	proof    *schema.RoundTripReport
 	created  []string // databases to drop on an existing server
 	phases   []Phase  // this server's phases, merged into the report in the targets' order
 }
@@ -208,6 +213,9 @@ func (r *run) phases(ctx context.Context) error {
 	for _, t := range r.targets {
 		r.report.Phases = append(r.report.Phases, t.phases...)
 		r.report.Migrations = max(r.report.Migrations, t.steps)
+		if r.report.RoundTrip == nil { // the first major's findings; the others' phases say theirs
+			r.report.RoundTrip = t.proof
+		}
 	}
 	r.report.Phases = append(r.report.Phases, suitePhases...)
 	if proofErr != nil {
@@ -388,7 +396,7 @@ func (r *run) roundTrip(ctx context.Context, t *target) error {
 		t.phases = append(t.phases, newPhase("round trip", t.major, start, err, ""))
 		return err
 	}
-	rt, err := schema.RoundTrip(ctx, cfg, r.opts.Migrations)
+	rt, err := schema.RoundTrip(ctx, cfg, r.opts.Migrations, r.opts.RoundTrip...)
 	var rte *schema.RoundTripError
 	switch {
 	case errors.As(err, &rte):
@@ -398,7 +406,10 @@ func (r *run) roundTrip(ctx context.Context, t *target) error {
 	}
 	detail := ""
 	if rt != nil {
-		t.steps = rt.Steps
+		t.steps, t.proof = rt.Steps, rt
+		for _, w := range rt.Warnings {
+			r.tprintf(t, "round trip: warning: column order: %s", w)
+		}
 		detail = fmt.Sprintf("%d migrations up, down and up again", rt.Steps)
 	}
 	t.phases = append(t.phases, newPhase("round trip", t.major, start, err, detail))

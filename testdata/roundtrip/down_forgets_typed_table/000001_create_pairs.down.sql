@@ -1,0 +1,2 @@
+drop table pairs;
+drop type pair;

@@ -1,0 +1,2 @@
+create type pair as (a integer, b text);
+create table pairs of pair;

@@ -1,0 +1,1 @@
+alter table pairs add column note text;

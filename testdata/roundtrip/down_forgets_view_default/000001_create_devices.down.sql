@@ -1,0 +1,2 @@
+drop view device_names;
+drop table devices;

@@ -1,0 +1,2 @@
+-- The mistake: the view column's default stays.
+comment on view device_names is null;

@@ -1,0 +1,1 @@
+alter view device_names alter column name set default 'unnamed';

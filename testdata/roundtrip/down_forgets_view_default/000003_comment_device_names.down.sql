@@ -1,0 +1,1 @@
+comment on view device_names is null;

@@ -1,0 +1,1 @@
+drop index models_source_idx;

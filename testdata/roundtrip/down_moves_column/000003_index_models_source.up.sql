@@ -1,0 +1,1 @@
+create index models_source_idx on models (source);

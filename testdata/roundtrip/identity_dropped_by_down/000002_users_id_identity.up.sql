@@ -1,0 +1,1 @@
+alter table users alter column id add generated always as identity;

@@ -1,0 +1,1 @@
+create index users_email_idx on users (email);
