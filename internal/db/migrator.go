@@ -278,7 +278,8 @@ func (m *Migrator) Force(ctx context.Context, v uint) error {
 	} else if _, ok := m.src.Find(v); !ok {
 		return m.unknownVersion(v)
 	}
-	_, err := m.run(ctx, fixed(target), func(mg *migrate.Migrate) error { return mg.Force(target) })
+	// No target: force runs no step, so there is no path to plan.
+	_, err := m.run(ctx, nil, func(mg *migrate.Migrate) error { return mg.Force(target) })
 	return err
 }
 
@@ -380,10 +381,13 @@ func (m *Migrator) withConn(ctx context.Context, fn func(*pgx.Conn, *driver) err
 		return err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	d, err := newDriver(ctx, conn, m.src, driverOptions{lockWait: m.lockTimeout, lockTimeout: m.timeouts[0], statementTimeout: m.timeouts[1], singleTransaction: m.singleTx, syncCommit: m.db.MigrationSyncCommit, stepwise: m.stepwise, preflight: m.preflight, log: m.log, onApplied: m.onApplied})
+	d, err := newDriver(ctx, conn, m.src, driverOptions{lockWait: m.lockTimeout, lockTimeout: m.timeouts[0], statementTimeout: m.timeouts[1], singleTransaction: m.singleTx, syncCommit: m.db.MigrationSyncCommit, stepwise: m.stepwise, preflight: m.preflight, log: m.log, onApplied: m.onApplied,
+		retries: m.db.MigrationRetries, retryDelay: m.db.MigrationRetryDelay,
+		connect: func(ctx context.Context) (*pgx.Conn, error) { return Connect(ctx, m.db) }})
 	if err != nil {
 		return err
 	}
+	defer d.watch.close(context.WithoutCancel(ctx))
 	return fn(conn, d)
 }
 
