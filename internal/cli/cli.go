@@ -89,7 +89,8 @@ The database comes from the environment only (never a flag):
 exit codes: 0 ok, 1 internal, 2 usage, 3 configuration, 4 cannot connect, 5 migration failed,
   6 dirty, 7 lock timeout, 8 database ahead of files, 9 invalid migration files,
   10 unknown version, 11 reset refused (remote host), 12 seed failed,
-  13 migrations do not match migrations.sum, 14 lint errors, 130 interrupted
+  13 migrations do not match migrations.sum, 14 lint errors, 15 not possible through the
+  connection pooler, 16 another migrator moved the database, 130 interrupted
 `
 
 // Run executes one command and returns the process exit code.

@@ -26,6 +26,8 @@ const (
 	ExitSeed           = 12 // reset: a seed file failed (rolled back)
 	ExitChecksum       = 13 // the migrations do not match migrations.sum
 	ExitLint           = 14 // lint found errors in the migration SQL
+	ExitPooler         = 15 // the connection's pooler cannot run this (statement pooling, a no-transaction file)
+	ExitMoved          = 16 // another migrator moved the database off this run's path
 	// mage testDB (cmd/testdb maps its errors to these; cmd/migrate never links TestDB's containers)
 	ExitTestServers   = 20 // no Docker and no existing servers, or a server failed to start
 	ExitRoundTrip     = 21 // a migration's down does not reverse its up
@@ -52,6 +54,10 @@ func ExitCode(err error) int {
 		return ExitMigration
 	case errors.Is(err, db.ErrLockTimeout):
 		return ExitLockTimeout
+	case errors.Is(err, db.ErrPooler):
+		return ExitPooler
+	case errors.Is(err, db.ErrMoved):
+		return ExitMoved
 	case errors.Is(err, db.ErrDatabaseAhead):
 		return ExitDatabaseAhead
 	case errors.Is(err, db.ErrInvalidSource):

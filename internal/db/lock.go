@@ -119,6 +119,23 @@ func (d *driver) Lock() error {
 	if err != nil {
 		return err
 	}
+	// A run that would be refused (see Version) is refused before it creates anything.
+	// The savepoint keeps the transaction (and the lock) when the version table does not exist yet.
+	if err := d.exec(d.stmtCtx(), "SAVEPOINT visiona_version"); err != nil {
+		return err
+	}
+	v, dirty, err := readVersion(d.stmtCtx(), d.conn, d.table)
+	if d.conn.TxStatus() == 'E' {
+		if err := d.exec(d.stmtCtx(), "ROLLBACK TO SAVEPOINT visiona_version"); err != nil {
+			return err
+		}
+	}
+	if err == nil && d.targetOf != nil && !dirty {
+		if f := d.noTxOnPath(v, d.targetOf(v)); f != "" {
+			_ = d.exec(d.stmtCtx(), "ROLLBACK")
+			return poolerNoTxError(f)
+		}
+	}
 	if err := d.ensureTable(); err != nil {
 		_ = d.exec(d.stmtCtx(), "ROLLBACK")
 		return err
