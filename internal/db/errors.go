@@ -136,7 +136,10 @@ func (e *MigrationError) Error() string {
 		return s + fmt.Sprintf("; the database is marked dirty at %s: %s", at, e.Recover)
 	}
 	if e.Unknown {
-		return s + "; the database is at " + versionText(e.Version) + " or, if the server ran more before the connection broke, past it: `migrate status` tells"
+		// A server restart or failover in the middle of a run: each migration is one
+		// transaction, so none is half applied, and a rerun starts from wherever the server got to.
+		return s + "; the last version known committed is " + strings.TrimPrefix(versionText(e.Version), "version ") +
+			" (the server may have committed more before the connection broke); nothing is half applied: run the command again to resume"
 	}
 	return s + "; nothing of it was applied, the database is still at " + versionText(e.Version)
 }
