@@ -946,6 +946,10 @@ func invalidUTF8(b []byte) int {
 // (PostgreSQL refuses CONCURRENTLY beside others), so a failure means that statement did not take
 // effect, apart from an INVALID index a failed CREATE INDEX CONCURRENTLY leaves behind.
 func (d *driver) recoverCommand(p *pendingMigrate) string {
+	if idx, err := invalidIndexes(d.stmtCtx(), d.conn); err == nil && len(idx) > 0 {
+		return fmt.Sprintf("%s did not take effect and left the INVALID index %s: drop it with `%s`, then run `migrate force %d` and fix the file before retrying",
+			p.file, strings.Join(idx, ", "), dropIndexes(idx), max(d.current, 0))
+	}
 	return fmt.Sprintf("%s did not take effect (if it built an index CONCURRENTLY, drop the INVALID index it left: see `\\d` in psql); then run `migrate force %d` and fix the file before retrying", p.file, max(d.current, 0))
 }
 

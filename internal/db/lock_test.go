@@ -91,3 +91,39 @@ func TestLeakedLockDiagnosis(t *testing.T) {
 		t.Fatalf("err = %v; want a lock timeout that ends with %q", err, want)
 	}
 }
+
+// A failed CREATE INDEX CONCURRENTLY leaves an INVALID index: the failure's recovery, version,
+// status and the dirty error name it, and the statement they print removes it.
+func TestInvalidIndexIsNamed(t *testing.T) {
+	ctx := context.Background()
+	cfg := newDB(t)
+	fsys := tables(0, map[string]string{
+		"000001_t.up.sql":     "CREATE TABLE dup (v int);\nINSERT INTO dup VALUES (1), (1);\n",
+		"000001_t.down.sql":   "DROP TABLE dup;\n",
+		"000002_idx.up.sql":   "-- migrate:no-transaction\nCREATE UNIQUE INDEX CONCURRENTLY dup_v ON dup (v);\n",
+		"000002_idx.down.sql": "-- migrate:no-transaction\nDROP INDEX CONCURRENTLY dup_v;\n",
+	})
+	m := newMigrator(t, cfg, fsys)
+	_, err := m.Up(ctx)
+	drop := "DROP INDEX CONCURRENTLY IF EXISTS public.dup_v;"
+	if !errors.Is(err, db.ErrDirty) || !strings.Contains(err.Error(), "public.dup_v") || !strings.Contains(err.Error(), drop) {
+		t.Fatalf("err = %v; want a dirty failure naming the invalid index and its drop", err)
+	}
+	info, err := m.Version(ctx)
+	if err != nil || len(info.InvalidIndexes) != 1 || info.InvalidIndexes[0] != "public.dup_v" || !strings.Contains(info.Recover, drop) {
+		t.Fatalf("version: %+v, %v", info, err)
+	}
+	st, err := m.Status(ctx)
+	if err != nil || len(st.InvalidIndexes) != 1 || !strings.Contains(st.Recover, drop) {
+		t.Fatalf("status: %+v, %v", st.VersionInfo, err)
+	}
+	if _, err := m.Up(ctx); !errors.Is(err, db.ErrDirty) || !strings.Contains(err.Error(), drop) {
+		t.Fatalf("up on the dirty database: %v", err)
+	}
+	if _, err := connect(t, cfg).Exec(ctx, info.InvalidIndexDrop()); err != nil {
+		t.Fatal(err)
+	}
+	if info, err := m.Version(ctx); err != nil || len(info.InvalidIndexes) != 0 {
+		t.Fatalf("after the printed drop: %+v, %v", info, err)
+	}
+}
