@@ -303,7 +303,7 @@ func poolerNoTxError(file string) error {
 
 // blockerWatch finds who blocks a migration that waits for a table lock: a migration that fails on
 // lock_timeout no longer waits, so the blockers are only visible while it does. A batch still
-// running at three quarters of lock_timeout is looked at from a second connection, opened then
+// running at half of lock_timeout is looked at from a second connection, opened then
 // and kept for the run; quick batches cost nothing.
 type blockerWatch struct {
 	connect func(context.Context) (*pgx.Conn, error)
@@ -318,7 +318,7 @@ func (w *blockerWatch) start(ctx context.Context, lockTimeout time.Duration, key
 	}
 	var seen string
 	done := make(chan struct{})
-	timer := time.AfterFunc(lockTimeout*3/4, func() {
+	timer := time.AfterFunc(lockTimeout/2, func() {
 		defer close(done)
 		seen = w.look(ctx, key)
 	})

@@ -41,11 +41,11 @@ func TestLockTimeoutRetries(t *testing.T) {
 				t.Fatal(err)
 			}
 			var logs bytes.Buffer
-			m := newMigrator(t, cfg, fsys, db.WithMigrationTimeouts(400*time.Millisecond, time.Minute),
+			m := newMigrator(t, cfg, fsys, db.WithMigrationTimeouts(time.Second, time.Minute),
 				db.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
 			if ends {
-				// Ends during the first retry's wait: 400 ms of lock_timeout, then 100-200 ms.
-				time.AfterFunc(700*time.Millisecond, func() { tx.Rollback(context.Background()) })
+				// Ends during the first retry: 1 s of lock_timeout, then 100-200 ms of backoff.
+				time.AfterFunc(1600*time.Millisecond, func() { tx.Rollback(context.Background()) })
 			}
 			results, err := m.Up(ctx)
 			retries := strings.Count(logs.String(), "retrying it whole")
