@@ -115,6 +115,7 @@ exit codes: 0 ok, 1 internal, 2 usage, 3 configuration, 4 cannot connect, 5 migr
   6 dirty, 7 lock timeout, 8 database ahead of files, 9 invalid migration files,
   10 unknown version, 11 reset refused (remote host), 12 seed failed,
   13 migrations do not match migrations.sum, 14 lint errors, 15 schema drift,
+  16 not possible through the connection pooler, 17 another migrator moved the database,
   21 a down does not reverse its up, 130 interrupted
 `
 

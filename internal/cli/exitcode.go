@@ -28,6 +28,8 @@ const (
 	ExitChecksum       = 13 // the migrations do not match migrations.sum
 	ExitLint           = 14 // lint found errors in the migration SQL
 	ExitDrift          = 15 // drift: the live schema differs from migrations/schema.snapshot
+	ExitPooler         = 16 // the connection's pooler cannot run this (statement pooling, a no-transaction file)
+	ExitMoved          = 17 // another migrator moved the database off this run's path
 	// mage testDB (cmd/testdb maps its errors to these; cmd/migrate never links TestDB's containers)
 	ExitTestServers   = 20 // no Docker and no existing servers, or a server failed to start
 	ExitRoundTrip     = 21 // a migration's down does not reverse its up
@@ -57,6 +59,10 @@ func ExitCode(err error) int {
 		return ExitMigration
 	case errors.Is(err, db.ErrLockTimeout):
 		return ExitLockTimeout
+	case errors.Is(err, db.ErrPooler):
+		return ExitPooler
+	case errors.Is(err, db.ErrMoved):
+		return ExitMoved
 	case errors.Is(err, db.ErrDatabaseAhead):
 		return ExitDatabaseAhead
 	case errors.Is(err, db.ErrInvalidSource):

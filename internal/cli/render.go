@@ -82,6 +82,9 @@ func (p *printer) version(info db.VersionInfo) {
 	if info.Recover != "" {
 		fmt.Fprintf(&p.text, "dirty: %s\n", info.Recover)
 	}
+	if len(info.InvalidIndexes) > 0 {
+		fmt.Fprintf(&p.text, "invalid index: %s (left by a failed CREATE INDEX CONCURRENTLY); remove it: %s\n", strings.Join(info.InvalidIndexes, ", "), info.InvalidIndexDrop())
+	}
 }
 
 func pastTense(d db.Direction) string {
@@ -115,6 +118,9 @@ func (p *printer) status(st db.Status) {
 	fmt.Fprintf(&p.text, "database  %s\nversion   %s\n", p.target, versionLine(st.VersionInfo))
 	if st.Recover != "" {
 		fmt.Fprintf(&p.text, "dirty     %s\n", st.Recover)
+	}
+	if len(st.InvalidIndexes) > 0 {
+		fmt.Fprintf(&p.text, "invalid   %s (left by a failed CREATE INDEX CONCURRENTLY); remove it: %s\n", strings.Join(st.InvalidIndexes, ", "), st.InvalidIndexDrop())
 	}
 	fmt.Fprintln(&p.text)
 	tw := tabwriter.NewWriter(&p.text, 0, 0, 2, ' ', 0)

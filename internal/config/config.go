@@ -76,6 +76,11 @@ type DB struct {
 	// By default only the run's last wait happens (see internal/db's flushWAL): a server crash in
 	// the middle of a run may then lose its last few migrations whole, never half of one.
 	MigrationSyncCommit bool
+	// A migration that fails on lock_timeout (another transaction holds a lock it needs) is
+	// retried whole, up to MigrationRetries times, after MigrationRetryDelay doubled at each
+	// retry, with jitter, so a deploy behind a long report query waits politely.
+	MigrationRetries    int
+	MigrationRetryDelay time.Duration
 	MaxConns            int32 // pool size for servers; migrations use one connection
 	MinConns            int32
 	AppName             string // application_name, shown to whoever looks at pg_stat_activity
@@ -99,6 +104,8 @@ const (
 	// query on that table queues behind it.
 	DefaultMigrationLockTimeout      = 5 * time.Second
 	DefaultMigrationStatementTimeout = 15 * time.Minute
+	DefaultMigrationRetries          = 3
+	DefaultMigrationRetryDelay       = 2 * time.Second
 )
 
 // Load parses and validates every variable. A malformed value fails here, naming the variable;
@@ -121,6 +128,8 @@ func Load(lookup Lookup) (Config, error) {
 			MigrationLockTimeout:      p.durationOrZero("VISIONA_DB_MIGRATION_LOCK_TIMEOUT", DefaultMigrationLockTimeout),
 			MigrationStatementTimeout: p.durationOrZero("VISIONA_DB_MIGRATION_STATEMENT_TIMEOUT", DefaultMigrationStatementTimeout),
 			MigrationSyncCommit:       p.boolean("VISIONA_DB_MIGRATION_SYNC_COMMIT", false),
+			MigrationRetries:          p.intRange("VISIONA_DB_MIGRATION_RETRIES", DefaultMigrationRetries, 0, 100),
+			MigrationRetryDelay:       p.duration("VISIONA_DB_MIGRATION_RETRY_DELAY", DefaultMigrationRetryDelay),
 			MaxConns:                  int32(p.intRange("VISIONA_DB_MAX_CONNS", 10, 1, 1000)),
 			MinConns:                  int32(p.intRange("VISIONA_DB_MIN_CONNS", 0, 0, 1000)),
 			AppName:                   p.str("VISIONA_DB_APP_NAME", ""),

@@ -7,11 +7,13 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
 
+	"github.com/golang-migrate/migrate/v4"
 	"github.com/golang-migrate/migrate/v4/database"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -62,6 +64,16 @@ type driver struct {
 	log           *slog.Logger
 	onApplied     func(Result)
 
+	// pooled: the connection goes through a pooler (see newDriver); the run then takes no
+	// session-level lock and refuses no-transaction files.
+	pooled     bool
+	runDir     Direction // the run's direction, from where it started and its target
+	skipped    int       // steps found applied by another migrator
+	migLock    time.Duration
+	retries    int           // lock_timeout failures retried, per migration
+	retryDelay time.Duration // before the first retry; doubled at each
+	watch      blockerWatch
+
 	current    int                 // the version the database is at, -1 for none
 	before     int                 // the version at the start of the run
 	targetOf   func(start int) int // where the operation should leave the database, from where it started (see target)
@@ -74,6 +86,8 @@ type driver struct {
 
 type pendingMigrate struct {
 	target  int
+	from    int  // the version the step starts from
+	skip    bool // another migrator already made this step
 	label   Migration
 	dir     Direction
 	file    string
@@ -95,6 +109,10 @@ type driverOptions struct {
 	preflight         Preflight
 	log               *slog.Logger
 	onApplied         func(Result)
+	retries           int
+	retryDelay        time.Duration
+	// connect opens a second connection, to see who blocks a migration; nil: none is opened.
+	connect func(context.Context) (*pgx.Conn, error)
 }
 
 // newDriver reads the names the lock id is derived from. It creates nothing: the version table is
@@ -105,7 +123,7 @@ func newDriver(ctx context.Context, conn *pgx.Conn, src *Source, o driverOptions
 	}
 	// The simple protocol: one round trip where a prepared statement would take two, and this is
 	// on the path of every command, `version` included.
-	rs, err := conn.PgConn().Exec(ctx, "SELECT current_database(), coalesce(current_schema(), '')").ReadAll()
+	rs, err := conn.PgConn().Exec(ctx, "SELECT current_database(), coalesce(current_schema(), ''), pg_backend_pid()").ReadAll()
 	if err != nil {
 		return nil, fmt.Errorf("read current database and schema: %w", err)
 	}
@@ -141,7 +159,17 @@ func newDriver(ctx context.Context, conn *pgx.Conn, src *Source, o driverOptions
 		before:      database.NilVersion,
 		batchLimit:  1,
 		batchMax:    batchMax,
+		migLock:     o.lockTimeout,
+		retries:     o.retries,
+		retryDelay:  o.retryDelay,
+		watch:       blockerWatch{connect: o.connect},
 	}
+	// A pooler answers the startup with cancel keys of its own (it has to route a cancel request
+	// to whichever server connection the client has at the time), so the process id in them is
+	// not the backend's. A direct connection's is, always: one comparison, no extra round trip.
+	// Any proxy that makes up its own keys counts as a pooler, session pooling included: the run
+	// then takes the transaction-level locks only, which hold everywhere.
+	d.pooled = strconv.FormatUint(uint64(conn.PgConn().PID()), 10) != string(rs[0].Rows[0][2])
 	if o.stepwise {
 		d.batchMax = 1
 	}
@@ -164,83 +192,6 @@ func (d *driver) Open(string) (database.Driver, error) {
 
 // Close leaves the connection to its owner, the Migrator.
 func (d *driver) Close() error { return nil }
-
-// Lock takes golang-migrate's advisory lock with a bounded wait. It polls pg_try_advisory_lock
-// instead of blocking in pg_advisory_lock, so neither a timeout nor Ctrl-C leaves a statement
-// hanging, and so it can say who holds the lock while it waits.
-func (d *driver) Lock() error {
-	start := time.Now()
-	deadline := start.Add(d.lockTimeout)
-	poll := lockPollMin
-	var lastReport time.Time
-	lastTry := false
-	for {
-		var got bool
-		err := d.queryRow(d.ctx, fmt.Sprintf("SELECT pg_try_advisory_lock(%d)", d.lockKey), func(v []byte) { got = string(v) == "t" })
-		if err != nil {
-			if d.ctx.Err() != nil {
-				return fmt.Errorf("%w while waiting for the migration lock", ErrInterrupted)
-			}
-			return fmt.Errorf("take the migration lock: %w", err)
-		}
-		if got {
-			if !lastReport.IsZero() {
-				d.log.Info("took the migration lock", "waited", time.Since(start).Round(time.Millisecond))
-			}
-			return d.ensureTable()
-		}
-		now := time.Now()
-		if !now.Before(deadline) {
-			holder := d.lockHolder()
-			if holder == nil && !lastTry {
-				// Nobody holds it any more: it was let go since the try above. One more try
-				// rather than a timeout that blames a holder nobody can see.
-				lastTry = true
-				continue
-			}
-			return &LockTimeoutError{Waited: now.Sub(start), Holder: holder}
-		}
-		if lastReport.IsZero() || now.Sub(lastReport) >= lockReportPeriod {
-			holder := "a session this user cannot see"
-			if h := d.lockHolder(); h != nil {
-				holder = h.String()
-			}
-			d.log.Warn("waiting for the migration lock", "holder", holder, "timeout", d.lockTimeout)
-			lastReport = now
-		}
-		timer := time.NewTimer(min(poll, deadline.Sub(now)))
-		select {
-		case <-d.ctx.Done():
-			timer.Stop()
-			return fmt.Errorf("%w while waiting for the migration lock", ErrInterrupted)
-		case <-timer.C:
-		}
-		poll = min(2*poll, lockPollMax)
-	}
-}
-
-// lockHolder finds the session holding our advisory lock. A bigint key is stored in pg_locks as
-// classid (high 32 bits) and objid (low 32 bits) with objsubid 1.
-func (d *driver) lockHolder() *LockHolder {
-	sql := fmt.Sprintf(`SELECT a.pid, coalesce(a.application_name, ''), coalesce(host(a.client_addr), ''),
-	  coalesce(to_char(a.backend_start AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), ''), coalesce(a.state, '')
-	FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-	WHERE l.locktype = 'advisory' AND l.granted AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-	  AND l.classid::bigint = %d AND l.objid::bigint = %d AND l.objsubid = 1
-	LIMIT 1`, d.lockKey>>32, d.lockKey&0xffffffff)
-	res := d.conn.Exec(d.stmtCtx(), sql)
-	rs, err := res.ReadAll()
-	if err != nil || len(rs) == 0 || len(rs[0].Rows) == 0 {
-		return nil
-	}
-	row := rs[0].Rows[0]
-	pid, _ := strconv.Atoi(string(row[0]))
-	h := &LockHolder{PID: pid, ApplicationName: string(row[1]), ClientAddr: string(row[2]), State: string(row[4])}
-	if t, err := time.Parse(time.RFC3339Nano, string(row[3])); err == nil {
-		h.Since = t
-	}
-	return h
-}
 
 // Unlock ends the single transaction first, if one is open: committed when every migration in it
 // succeeded, rolled back as a whole otherwise. Then it makes what the run committed durable before
@@ -287,7 +238,14 @@ func (d *driver) Unlock() error {
 		}
 		d.txHistoryUp, d.txHistoryDown = nil, nil
 	}
+	if d.conn.IsClosed() {
+		// The server ended the session (a restart, a failover): the lock went with it.
+		return txErr
+	}
 	d.flushWAL()
+	if d.pooled {
+		return txErr // the run held the lock inside each transaction only
+	}
 	return errors.Join(txErr, d.exec(d.stmtCtx(), fmt.Sprintf("SELECT pg_advisory_unlock(%d)", d.lockKey)))
 }
 
@@ -357,6 +315,15 @@ func (d *driver) Version() (int, bool, error) {
 			return 0, false, &AheadError{DatabaseVersion: uint(v), LatestFile: d.src.Latest()}
 		}
 	}
+	if d.targetOf != nil && !dirty {
+		d.runDir = Up
+		if t := d.target(); t < v {
+			d.runDir = Down
+		}
+		if f := d.noTxOnPath(v, d.target()); d.pooled && f != "" {
+			return 0, false, poolerNoTxError(f)
+		}
+	}
 	return v, dirty, nil
 }
 
@@ -399,6 +366,10 @@ func (d *driver) SetVersion(version int, dirty bool) error {
 		return nil
 	}
 	d.pending = nil
+	if p.skip {
+		d.skip(p)
+		return nil
+	}
 	if !p.noTx {
 		return d.queue(p, version)
 	}
@@ -462,6 +433,7 @@ type queued struct {
 	bodyOffset int    // characters of seg before the body
 	bodyRunes  int    // characters of the body
 	bodyStart  int    // characters of the batch's query before the body
+	attempt    int    // retries so far after lock_timeout
 }
 
 // add appends q's statements; open: q's transaction stays open for the next statement.
@@ -490,7 +462,7 @@ const (
 func (d *driver) queue(p *pendingMigrate, version int) error {
 	var head, tail strings.Builder
 	if !d.inTx {
-		head.WriteString("BEGIN; SELECT " + d.settings)
+		head.WriteString("BEGIN; " + d.lockGuard(p.from) + "SELECT " + d.settings)
 		if !d.syncCommit {
 			// The commit does not wait for the WAL flush; Unlock's flushWAL does, once for the
 			// run. A server crash meanwhile loses a tail of whole migrations, each with its
@@ -562,8 +534,10 @@ func (d *driver) flush() error {
 	sql, items := d.batch.sql.String(), d.batch.items
 	d.batch = batch{}
 	sent := time.Now()
+	stopWatch := d.watch.start(d.ctx, d.migLock, d.lockKey)
 	results, err := d.conn.Exec(d.stmtCtx(), sql).ReadAll()
 	elapsed := time.Since(sent)
+	blockers := stopWatch()
 
 	var starts []float64 // server clock at each started migration
 	var startIdx []int   // and the index of its marker in results
@@ -581,8 +555,14 @@ func (d *driver) flush() error {
 		}
 	}
 	done := len(items)
+	var guard *guardFailure
 	if err != nil {
 		done = max(len(starts)-1, 0)
+		if guard = parseGuardFailure(err); guard != nil && !d.inTx {
+			// The guard opens a migration's transaction, before its marker: the migrations
+			// before it committed.
+			done = len(starts)
+		}
 	}
 	for i, q := range items[:done] {
 		// Each migration's time on the server, from its start to the next one's.
@@ -605,7 +585,13 @@ func (d *driver) flush() error {
 		return nil
 	}
 	d.batchLimit = 1
+	if guard != nil && !d.inTx {
+		return d.resume(items[done:], guard)
+	}
 	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "55P03" && !d.inTx && len(starts) > done && items[done].attempt < d.retries {
+		return d.retry(items[done:], blockers)
+	}
 	if len(starts) == 0 && len(items) > 1 && errors.As(err, &pgErr) {
 		// PostgreSQL parses a whole query before it runs any of it, so a syntax error (or bytes
 		// that are not UTF-8) anywhere in the batch ran nothing.
@@ -638,7 +624,132 @@ func (d *driver) flush() error {
 			}
 		}
 	}
-	return d.failure(items[done], bodyResults, err)
+	me := d.failure(items[done], bodyResults, err)
+	if blockers != "" && errors.As(err, &pgErr) && pgErr.Code == "55P03" {
+		var mErr *MigrationError
+		if errors.As(me, &mErr) {
+			mErr.Detail = strings.TrimPrefix(mErr.Detail+"; blocked by "+blockers, "; ")
+			if n := items[done].attempt; n > 0 {
+				mErr.Detail += fmt.Sprintf("; tried %d times", n+1)
+			}
+		}
+	}
+	return me
+}
+
+// resume goes on after a lock guard stopped the batch at rest[0]: it waits for the lock if
+// another migrator held it, then skips the steps the database is already past, and sends the rest.
+func (d *driver) resume(rest []queued, g *guardFailure) error {
+	if d.conn.TxStatus() != 'I' {
+		_ = d.exec(d.stmtCtx(), "ROLLBACK")
+	}
+	actual, dirty := g.version, g.dirty
+	if g.busy {
+		var err error
+		if actual, dirty, err = d.waitAndRead(); err != nil {
+			d.failed = true
+			return err
+		}
+	}
+	if dirty {
+		d.failed = true
+		return migrate.ErrDirty{Version: actual}
+	}
+	if !g.busy && actual == rest[0].p.from {
+		// The guard and this reading disagree: sending again would fail the same way.
+		d.failed = true
+		return fmt.Errorf("the migration lock guard of %s failed with the database at %s, the version it starts from", rest[0].p.file, versionText(actual))
+	}
+	d.current = actual
+	for i, q := range rest {
+		run, skip := settle(q.p.dir, q.p.from, q.version, actual)
+		switch {
+		case skip:
+			d.skip(q.p)
+		case run:
+			for _, q := range rest[i:] {
+				d.batch.add(q, true)
+			}
+			return d.flush()
+		default:
+			d.failed = true
+			return movedError(q.p.file, q.p.from, actual)
+		}
+	}
+	return nil
+}
+
+// retry sends rest again after a lock_timeout failure of rest[0], once the backoff has passed.
+func (d *driver) retry(rest []queued, blockers string) error {
+	if d.conn.TxStatus() != 'I' {
+		_ = d.exec(d.stmtCtx(), "ROLLBACK")
+	}
+	rest[0].attempt++
+	q := rest[0]
+	delay := backoff(d.retryDelay, q.attempt)
+	if blockers == "" {
+		blockers = "a transaction this user cannot see, or one that has ended"
+	}
+	d.log.Warn("migration waited longer than lock_timeout; retrying it whole", "file", q.p.file,
+		"retry", fmt.Sprintf("%d of %d", q.attempt, d.retries), "in", delay.Round(time.Millisecond), "blocked_by", blockers)
+	timer := time.NewTimer(delay)
+	select {
+	case <-d.ctx.Done():
+		timer.Stop()
+		d.failed = true
+		return fmt.Errorf("%w while waiting to retry %s; the database is at %s", ErrInterrupted, q.p.file, versionText(d.current))
+	case <-timer.C:
+	}
+	for _, q := range rest {
+		d.batch.add(q, true)
+	}
+	return d.flush()
+}
+
+// backoff is the wait before retry n (1-based): base doubled at each retry, with jitter between
+// half and all of it, so migrators behind the same blocker do not retry in step.
+func backoff(base time.Duration, n int) time.Duration {
+	d := base << min(n-1, 16)
+	return d/2 + rand.N(d/2+1)
+}
+
+// skip records a step another migrator made while this run waited.
+func (d *driver) skip(p *pendingMigrate) {
+	d.skipped++
+	d.log.Info("already applied by another migrator", "version", p.label.Version, "name", p.label.Name, "direction", p.dir)
+}
+
+// beginSingle opens the single transaction, holding the transaction-level lock, and reads the
+// version again under it.
+func (d *driver) beginSingle() error {
+	var text string
+	err := d.waitLock(func() (bool, error) {
+		rs, err := d.conn.Exec(d.stmtCtx(), fmt.Sprintf("BEGIN; %s SELECT pg_try_advisory_xact_lock(%d); SELECT %s", d.timeouts, d.lockKey, d.versionSQL())).ReadAll()
+		if err != nil {
+			if d.conn.TxStatus() != 'I' {
+				_ = d.exec(d.stmtCtx(), "ROLLBACK")
+			}
+			return false, poolerModeError(err)
+		}
+		n := len(rs)
+		if string(rs[n-2].Rows[0][0]) != "t" {
+			return false, d.exec(d.stmtCtx(), "ROLLBACK")
+		}
+		text = string(rs[n-1].Rows[0][0])
+		return true, nil
+	})
+	if err != nil {
+		return fmt.Errorf("begin the single transaction: %w", err)
+	}
+	d.inTx = true
+	actual, dirty := parseVersionText(text)
+	if dirty {
+		return migrate.ErrDirty{Version: actual}
+	}
+	if actual != d.current {
+		d.current, d.before = actual, actual
+	}
+	return nil
 }
 
 // failure reports a failed transactional migration; bodyResults are its body's statements that
@@ -697,10 +808,15 @@ func (d *driver) applied(p *pendingMigrate, version int, duration time.Duration)
 // begin notes which migration golang-migrate is about to run: the up file of the target version,
 // or the down file of the current one.
 func (d *driver) begin(target int) error {
-	p := &pendingMigrate{target: target, started: time.Now(), dir: Up}
+	p := &pendingMigrate{target: target, started: time.Now(), dir: d.runDir}
 	v := target
-	if current := d.queuedVersion(); target < current {
-		p.dir, v = Down, current
+	p.from = int(d.src.previous(uint(target)))
+	if p.dir == Down {
+		v = d.src.next(target)
+		p.from = v
+	}
+	if p.from == 0 {
+		p.from = database.NilVersion
 	}
 	m, ok := d.src.Find(uint(v))
 	if !ok {
@@ -719,13 +835,27 @@ func (d *driver) begin(target int) error {
 	}
 	if d.singleTx && !d.inTx {
 		// Opened at the first migration, after golang-migrate has read the version, so the
-		// bookkeeping reads happen outside it and an empty run opens nothing.
-		if err := d.exec(d.stmtCtx(), "BEGIN; "+d.timeouts); err != nil {
-			return fmt.Errorf("begin the single transaction: %w", err)
+		// bookkeeping reads happen outside it and an empty run opens nothing. It holds the
+		// transaction-level lock to its end, and reads the version again under it.
+		if err := d.beginSingle(); err != nil {
+			d.failed = true
+			return err
 		}
-		d.inTx = true
 	}
 	d.pending = p
+	run, skip := settle(p.dir, p.from, target, d.queuedVersion())
+	switch {
+	case skip:
+		p.skip = true
+	case !run:
+		d.failed = true
+		d.pending = nil
+		return movedError(p.file, p.from, d.queuedVersion())
+	case p.noTx && d.pooled:
+		d.failed = true
+		d.pending = nil
+		return poolerNoTxError(p.file)
+	}
 	return nil
 }
 
@@ -739,6 +869,9 @@ func (d *driver) Run(r io.Reader) error {
 	body, err := io.ReadAll(r)
 	if err != nil {
 		return fmt.Errorf("read %s: %w", p.file, err)
+	}
+	if p.skip {
+		return nil
 	}
 	p.body = body
 	if i := invalidUTF8(body); i >= 0 {
@@ -813,6 +946,10 @@ func invalidUTF8(b []byte) int {
 // (PostgreSQL refuses CONCURRENTLY beside others), so a failure means that statement did not take
 // effect, apart from an INVALID index a failed CREATE INDEX CONCURRENTLY leaves behind.
 func (d *driver) recoverCommand(p *pendingMigrate) string {
+	if idx, err := invalidIndexes(d.stmtCtx(), d.conn); err == nil && len(idx) > 0 {
+		return fmt.Sprintf("%s did not take effect and left the INVALID index %s: drop it with `%s`, then run `migrate force %d` and fix the file before retrying",
+			p.file, strings.Join(idx, ", "), dropIndexes(idx), max(d.current, 0))
+	}
 	return fmt.Sprintf("%s did not take effect (if it built an index CONCURRENTLY, drop the INVALID index it left: see `\\d` in psql); then run `migrate force %d` and fix the file before retrying", p.file, max(d.current, 0))
 }
 

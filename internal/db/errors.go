@@ -30,7 +30,23 @@ var (
 	ErrInterrupted = errors.New("interrupted")
 	// ErrInvalidArgument: a caller passed a value the operation cannot take.
 	ErrInvalidArgument = errors.New("invalid argument")
+	// ErrPooler: the connection goes through a pooler that cannot run what was asked (statement
+	// pooling, or a no-transaction file through a pooler); see *PoolerError (Up, Down, Goto).
+	ErrPooler = errors.New("not possible through this connection pooler")
+	// ErrMoved: another migrator moved the database away from this run's path while it ran (a
+	// down racing an up); nothing of the step in question was applied (Up, Down, Goto).
+	ErrMoved = errors.New("another migrator moved the database")
 )
+
+// PoolerError is a run refused because of the pooler between the tool and PostgreSQL, before
+// anything of it was applied.
+type PoolerError struct {
+	Reason string
+}
+
+func (e *PoolerError) Error() string { return e.Reason }
+
+func (e *PoolerError) Unwrap() error { return ErrPooler }
 
 // SourceError names the migration file that makes the set invalid.
 type SourceError struct {
@@ -120,7 +136,10 @@ func (e *MigrationError) Error() string {
 		return s + fmt.Sprintf("; the database is marked dirty at %s: %s", at, e.Recover)
 	}
 	if e.Unknown {
-		return s + "; the database is at " + versionText(e.Version) + " or, if the server ran more before the connection broke, past it: `migrate status` tells"
+		// A server restart or failover in the middle of a run: each migration is one
+		// transaction, so none is half applied, and a rerun starts from wherever the server got to.
+		return s + "; the last version known committed is " + strings.TrimPrefix(versionText(e.Version), "version ") +
+			" (the server may have committed more before the connection broke); nothing is half applied: run the command again to resume"
 	}
 	return s + "; nothing of it was applied, the database is still at " + versionText(e.Version)
 }
@@ -152,6 +171,22 @@ type LockHolder struct {
 	ClientAddr      string
 	Since           time.Time // backend_start: when the holder's session connected
 	State           string
+	StateChange     time.Time // when State last changed
+	XactStart       time.Time // when its transaction began; zero outside one
+}
+
+// Leaked reports whether the holder looks like a lock left behind: a session idle outside any
+// transaction for longer than wait. A migrator holds its lock only while it works, so an idle
+// holder is a client that went away while its server connection stayed (a session-level lock on
+// a pooled server connection, or an abandoned psql).
+func (h LockHolder) Leaked(wait time.Duration) bool {
+	return h.State == "idle" && !h.StateChange.IsZero() && time.Since(h.StateChange) > wait
+}
+
+// leakAdvice is what to say about a leaked lock: why it looks so, and the statement that clears it.
+func (h LockHolder) leakAdvice() string {
+	return fmt.Sprintf("it has been idle outside any transaction for %s, which looks like a lock left behind by a pooled or abandoned session; if no migration is running, clear it with: SELECT pg_terminate_backend(%d);",
+		time.Since(h.StateChange).Round(time.Second), h.PID)
 }
 
 func (h LockHolder) String() string {
@@ -169,6 +204,9 @@ func (h LockHolder) String() string {
 	if h.State != "" {
 		s += ", " + h.State
 	}
+	if !h.XactStart.IsZero() {
+		s += fmt.Sprintf(", transaction open for %s", time.Since(h.XactStart).Round(time.Millisecond))
+	}
 	return s
 }
 
@@ -182,6 +220,9 @@ func (e *LockTimeoutError) Error() string {
 	who := "a session this user cannot see in pg_stat_activity"
 	if e.Holder != nil {
 		who = e.Holder.String()
+	}
+	if e.Holder != nil && e.Holder.Leaked(e.Waited) {
+		return fmt.Sprintf("timed out after %s waiting for the migration lock held by %s: %s", e.Waited.Round(time.Millisecond), who, e.Holder.leakAdvice())
 	}
 	return fmt.Sprintf("timed out after %s waiting for the migration lock held by %s; wait for it to finish, or raise VISIONA_DB_LOCK_TIMEOUT", e.Waited.Round(time.Millisecond), who)
 }

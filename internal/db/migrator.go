@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/golang-migrate/migrate/v4"
@@ -45,6 +46,15 @@ type VersionInfo struct {
 	Ahead   bool `json:"ahead"`   // the database is at a version no file has
 	// Recover, for a dirty database, is how to get out: what to check, and which command to run.
 	Recover string `json:"recover,omitempty"`
+	// InvalidIndexes are indexes PostgreSQL marks INVALID (schema.name): what a failed or
+	// interrupted CREATE INDEX CONCURRENTLY leaves behind. They are kept up to date on every write
+	// and used by no query; drop them (see InvalidIndexDrop) before building them again.
+	InvalidIndexes []string `json:"invalid_indexes,omitempty"`
+}
+
+// InvalidIndexDrop is the statement that removes the invalid indexes.
+func (v VersionInfo) InvalidIndexDrop() string {
+	return dropIndexes(v.InvalidIndexes)
 }
 
 // MigrationStatus is one migration file and whether the database has it.
@@ -278,7 +288,8 @@ func (m *Migrator) Force(ctx context.Context, v uint) error {
 	} else if _, ok := m.src.Find(v); !ok {
 		return m.unknownVersion(v)
 	}
-	_, err := m.run(ctx, fixed(target), func(mg *migrate.Migrate) error { return mg.Force(target) })
+	// No target: force runs no step, so there is no path to plan.
+	_, err := m.run(ctx, nil, func(mg *migrate.Migrate) error { return mg.Force(target) })
 	return err
 }
 
@@ -302,7 +313,11 @@ func (m *Migrator) Version(ctx context.Context) (VersionInfo, error) {
 			return err
 		}
 		info = m.versionInfo(v, dirty)
-		return nil
+		info.InvalidIndexes, err = invalidIndexes(ctx, conn.PgConn())
+		if info.Dirty {
+			info.Recover = withIndexDrop(info.Recover, info.InvalidIndexes)
+		}
+		return err
 	})
 	return info, err
 }
@@ -351,6 +366,12 @@ func (m *Migrator) Status(ctx context.Context) (Status, error) {
 			return err
 		}
 		st.VersionInfo = m.versionInfo(v, dirty)
+		if st.InvalidIndexes, err = invalidIndexes(ctx, conn.PgConn()); err != nil {
+			return err
+		}
+		if st.Dirty {
+			st.Recover = withIndexDrop(st.Recover, st.InvalidIndexes)
+		}
 		recorded := map[uint]HistoryEntry{}
 		for _, h := range history {
 			recorded[h.Version] = h
@@ -380,10 +401,13 @@ func (m *Migrator) withConn(ctx context.Context, fn func(*pgx.Conn, *driver) err
 		return err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	d, err := newDriver(ctx, conn, m.src, driverOptions{lockWait: m.lockTimeout, lockTimeout: m.timeouts[0], statementTimeout: m.timeouts[1], singleTransaction: m.singleTx, syncCommit: m.db.MigrationSyncCommit, stepwise: m.stepwise, preflight: m.preflight, log: m.log, onApplied: m.onApplied})
+	d, err := newDriver(ctx, conn, m.src, driverOptions{lockWait: m.lockTimeout, lockTimeout: m.timeouts[0], statementTimeout: m.timeouts[1], singleTransaction: m.singleTx, syncCommit: m.db.MigrationSyncCommit, stepwise: m.stepwise, preflight: m.preflight, log: m.log, onApplied: m.onApplied,
+		retries: m.db.MigrationRetries, retryDelay: m.db.MigrationRetryDelay,
+		connect: func(ctx context.Context) (*pgx.Conn, error) { return Connect(ctx, m.db) }})
 	if err != nil {
 		return err
 	}
+	defer d.watch.close(context.WithoutCancel(ctx))
 	return fn(conn, d)
 }
 
@@ -427,13 +451,22 @@ func (m *Migrator) translate(ctx context.Context, err error, d *driver) error {
 		}
 		return nil
 	case errors.As(err, &dirty):
-		return &DirtyError{Version: dirty.Version, Recover: m.dirtyRecovery(dirty.Version)}
+		idx, _ := invalidIndexes(context.WithoutCancel(ctx), d.conn)
+		return &DirtyError{Version: dirty.Version, Recover: withIndexDrop(m.dirtyRecovery(dirty.Version), idx)}
 	case errors.As(err, &short):
 		return fmt.Errorf("%w: %d fewer migrations than asked could be run; the database is at %s", ErrInvalidArgument, short.Short, versionText(d.current))
 	case errors.Is(err, migrate.ErrLockTimeout):
 		return &LockTimeoutError{Waited: m.lockTimeout, Holder: d.lockHolder()}
 	}
 	return err
+}
+
+// withIndexDrop puts the removal of invalid indexes first in a dirty database's recovery.
+func withIndexDrop(recover string, idx []string) string {
+	if len(idx) == 0 {
+		return recover
+	}
+	return fmt.Sprintf("first drop the INVALID index %s a failed CREATE INDEX CONCURRENTLY left (`%s`); then %s", strings.Join(idx, ", "), dropIndexes(idx), recover)
 }
 
 // dirtyRecovery says how to leave a dirty version v. The tool cannot know how far the interrupted

@@ -212,5 +212,15 @@ func (s *Source) previous(v uint) uint {
 	return prev
 }
 
+// next returns the version after v in the source (the first for a negative v), 0 when none.
+func (s *Source) next(v int) int {
+	for _, m := range s.migrations {
+		if int(m.Version) > v {
+			return int(m.Version)
+		}
+	}
+	return 0
+}
+
 // NextVersion is the version `create` gives a new migration.
 func (s *Source) NextVersion() uint { return s.Latest() + 1 }
