@@ -19,6 +19,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"visiona-backend/internal/logger"
+	"visiona-backend/internal/migfile"
 )
 
 // VersionTable is golang-migrate's bookkeeping table; we keep its name and layout so the stock
@@ -41,7 +42,7 @@ const (
 type driver struct {
 	ctx         context.Context
 	conn        *pgconn.PgConn
-	src         *Source
+	src         *migfile.Source
 	table       string // quoted schema.table
 	history     string // quoted schema.history table
 	lockKey     int64
@@ -88,7 +89,7 @@ type pendingMigrate struct {
 	target  int
 	from    int  // the version the step starts from
 	skip    bool // another migrator already made this step
-	label   Migration
+	label   migfile.Migration
 	dir     Direction
 	file    string
 	noTx    bool
@@ -117,7 +118,7 @@ type driverOptions struct {
 
 // newDriver reads the names the lock id is derived from. It creates nothing: the version table is
 // created under the lock, so read-only commands never write.
-func newDriver(ctx context.Context, conn *pgx.Conn, src *Source, o driverOptions) (*driver, error) {
+func newDriver(ctx context.Context, conn *pgx.Conn, src *migfile.Source, o driverOptions) (*driver, error) {
 	if o.log == nil {
 		o.log = logger.Discard()
 	}
@@ -382,7 +383,7 @@ func (d *driver) SetVersion(version int, dirty bool) error {
 		sql += d.historyDownSQL(p.label.Version)
 	}
 	if err := d.exec(d.stmtCtx(), sql); err != nil {
-		return &MigrationError{Direction: p.dir, SQLFailure: SQLFailure{File: p.file, Message: fmt.Sprintf("the migration ran but recording version %d failed: %v", version, err)}, Version: version, Dirty: true,
+		return &MigrationError{Direction: p.dir, SQLFailure: migfile.SQLFailure{File: p.file, Message: fmt.Sprintf("the migration ran but recording version %d failed: %v", version, err)}, Version: version, Dirty: true,
 			Recover: fmt.Sprintf("its statements ran; run `migrate force %d`", max(version, 0)), Err: err}
 	}
 	d.applied(p, version, time.Since(p.started))
@@ -770,7 +771,7 @@ func (d *driver) failure(q queued, bodyResults []*pgconn.Result, err error) erro
 	case isGuardError(err):
 		// A ROLLBACK or ABORT threw the migration's work away, and what followed it went with
 		// the guard's error: nothing of the file is in the database.
-		me = &MigrationError{Direction: p.dir, SQLFailure: SQLFailure{File: p.file,
+		me = &MigrationError{Direction: p.dir, SQLFailure: migfile.SQLFailure{File: p.file,
 			Message: "the file ends the transaction the tool runs it in (ROLLBACK or ABORT in it), or resets the tool's settings (RESET ALL)",
 			Hint:    "remove that statement: each file already runs in one transaction with its version row (the lint rule transaction-control reports it)"},
 			Version: d.current}
@@ -810,9 +811,9 @@ func (d *driver) applied(p *pendingMigrate, version int, duration time.Duration)
 func (d *driver) begin(target int) error {
 	p := &pendingMigrate{target: target, started: time.Now(), dir: d.runDir}
 	v := target
-	p.from = int(d.src.previous(uint(target)))
+	p.from = int(d.src.Previous(uint(target)))
 	if p.dir == Down {
-		v = d.src.next(target)
+		v = int(d.src.Next(uint(max(target, 0))))
 		p.from = v
 	}
 	if p.from == 0 {
@@ -875,7 +876,7 @@ func (d *driver) Run(r io.Reader) error {
 	}
 	p.body = body
 	if i := invalidUTF8(body); i >= 0 {
-		return d.refuse(p, &SQLFailure{File: p.file, Line: 1 + bytes.Count(body[:i], []byte("\n")),
+		return d.refuse(p, &migfile.SQLFailure{File: p.file, Line: 1 + bytes.Count(body[:i], []byte("\n")),
 			Message: "the file is not valid UTF-8", Hint: "save it as UTF-8: SQL goes to PostgreSQL as UTF-8"})
 	}
 	if !p.noTx {
@@ -915,7 +916,7 @@ func (d *driver) Run(r io.Reader) error {
 
 // refuse reports a file that must not run at all. The migrations queued before it are fine:
 // they are applied first, unless the single transaction is to roll back anyway.
-func (d *driver) refuse(p *pendingMigrate, failure *SQLFailure) error {
+func (d *driver) refuse(p *pendingMigrate, failure *migfile.SQLFailure) error {
 	d.pending = nil
 	if !d.inTx {
 		if err := d.flush(); err != nil {
@@ -995,7 +996,7 @@ func isGuardError(err error) bool {
 // transactionControlError marks the database dirty: what the body ran before its COMMIT may be
 // committed without its version row, and only a person can tell.
 func (d *driver) transactionControlError(p *pendingMigrate, version int) error {
-	me := &MigrationError{Direction: p.dir, SQLFailure: SQLFailure{File: p.file,
+	me := &MigrationError{Direction: p.dir, SQLFailure: migfile.SQLFailure{File: p.file,
 		Message: "the file ends the transaction the tool runs it in (COMMIT, END or PREPARE TRANSACTION in it): statements before that point may be committed while the version was not recorded",
 		Hint:    "remove the transaction control: each file already runs in one transaction with its version row (the lint rule transaction-control reports it)"},
 		Version: version, Dirty: true,
@@ -1058,7 +1059,7 @@ func (d *driver) Drop() error {
 // AdvisoryLockKey is the lock migrators take on conn's database: golang-migrate's own id, so its
 // CLI and this tool exclude each other.
 func AdvisoryLockKey(ctx context.Context, conn *pgx.Conn) (int64, error) {
-	d, err := newDriver(ctx, conn, &Source{}, driverOptions{})
+	d, err := newDriver(ctx, conn, &migfile.Source{}, driverOptions{})
 	if err != nil {
 		return 0, err
 	}

@@ -284,7 +284,7 @@ func movedError(file string, from, actual int) error {
 
 // noTxOnPath is the first no-transaction file a run from one version to another would run.
 func (d *driver) noTxOnPath(from, to int) string {
-	for _, m := range d.src.migrations {
+	for m := range d.src.All() {
 		v := int(m.Version)
 		switch {
 		case to > from && v > from && v <= to && m.UpNoTx:

@@ -18,6 +18,8 @@ import (
 
 	"visiona-backend/internal/config"
 	"visiona-backend/internal/logger"
+	"visiona-backend/internal/migfile"
+	"visiona-backend/internal/postgres"
 )
 
 // Direction of a migration step.
@@ -85,7 +87,7 @@ type Status struct {
 type Migrator struct {
 	db          config.DB
 	fsys        fs.FS
-	src         *Source
+	src         *migfile.Source
 	log         *slog.Logger
 	lockTimeout time.Duration
 	timeouts    [2]time.Duration // lock_timeout and statement_timeout inside each migration
@@ -135,7 +137,7 @@ func WithMigrationTimeouts(lock, statement time.Duration) Option {
 // Preflight inspects a file about to run in a transaction. It may return the body to run instead
 // (same length and lines, so errors still point at the file), or a failure saying why the file
 // must not run at all; the database is then left as it is.
-type Preflight func(file string, body []byte) ([]byte, *SQLFailure)
+type Preflight func(file string, body []byte) ([]byte, *migfile.SQLFailure)
 
 // WithPreflight checks each transactional file just before it runs; internal/lint.PrepareFile is
 // the one the doors use, to keep transaction control out of the tool's transaction.
@@ -178,12 +180,12 @@ func WithStepwise() Option {
 }
 
 // New validates everything it can before touching the database: the configuration and every
-// migration file (see LoadSource).
+// migration file (see migfile.LoadSource).
 func New(dbcfg config.DB, fsys fs.FS, opts ...Option) (*Migrator, error) {
 	if err := dbcfg.Require(); err != nil {
 		return nil, err
 	}
-	src, err := LoadSource(fsys)
+	src, err := migfile.LoadSource(fsys)
 	if err != nil {
 		return nil, err
 	}
@@ -205,17 +207,17 @@ func New(dbcfg config.DB, fsys fs.FS, opts ...Option) (*Migrator, error) {
 // (a test's in-memory set) is not checked; the repository's own set always has one, which
 // `migrate verify` and mage lint require.
 func (m *Migrator) verify() error {
-	if _, err := fs.Stat(m.fsys, SumFile); errors.Is(err, fs.ErrNotExist) {
+	if _, err := fs.Stat(m.fsys, migfile.SumFile); errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
-	return VerifySums(m.src, m.fsys)
+	return migfile.VerifySums(m.src, m.fsys)
 }
 
 // Verify checks the files against migrations.sum; a missing sum file is an error here.
-func (m *Migrator) Verify() error { return VerifySums(m.src, m.fsys) }
+func (m *Migrator) Verify() error { return migfile.VerifySums(m.src, m.fsys) }
 
 // Source is the validated migration set.
-func (m *Migrator) Source() *Source { return m.src }
+func (m *Migrator) Source() *migfile.Source { return m.src }
 
 // Up applies every pending migration.
 func (m *Migrator) Up(ctx context.Context) ([]Result, error) {
@@ -266,7 +268,7 @@ func fixed(v int) func(int) int { return func(int) int { return v } }
 // unreachableVersion when fewer than steps are applied (golang-migrate then stops short).
 func (m *Migrator) stepsBack(current, steps int) int {
 	migs := m.src.Migrations()
-	i := slices.IndexFunc(migs, func(mig Migration) bool { return int(mig.Version) == current })
+	i := slices.IndexFunc(migs, func(mig migfile.Migration) bool { return int(mig.Version) == current })
 	switch {
 	case i < 0 || i+1 < steps:
 		return unreachableVersion
@@ -334,17 +336,17 @@ func (m *Migrator) versionInfo(v int, dirty bool) VersionInfo {
 	if dirty {
 		// A dirty version is one whose migration did not finish: it is not applied, and is what to
 		// recover from.
-		applied = m.appliedCount(m.src.previous(info.Version))
+		applied = m.appliedCount(m.src.Previous(info.Version))
 		info.Recover = m.dirtyRecovery(v)
 	}
-	info.Pending = len(m.src.migrations) - applied
+	info.Pending = m.src.Len() - applied
 	return info
 }
 
 // appliedCount is how many files are at or below version v.
 func (m *Migrator) appliedCount(v uint) int {
 	n := 0
-	for _, mig := range m.src.migrations {
+	for mig := range m.src.All() {
 		if mig.Version <= v {
 			n++
 		}
@@ -379,7 +381,7 @@ func (m *Migrator) Status(ctx context.Context) (Status, error) {
 				st.Unknown = append(st.Unknown, h)
 			}
 		}
-		for _, mig := range m.src.migrations {
+		for mig := range m.src.All() {
 			ms := MigrationStatus{Version: mig.Version, Name: mig.Name, Applied: mig.Version <= st.Version, Current: mig.Version == st.Version}
 			if ms.Current && st.Dirty {
 				ms.Applied = false
@@ -396,14 +398,14 @@ func (m *Migrator) Status(ctx context.Context) (Status, error) {
 }
 
 func (m *Migrator) withConn(ctx context.Context, fn func(*pgx.Conn, *driver) error) error {
-	conn, err := Connect(ctx, m.db)
+	conn, err := postgres.Connect(ctx, m.db)
 	if err != nil {
 		return err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
 	d, err := newDriver(ctx, conn, m.src, driverOptions{lockWait: m.lockTimeout, lockTimeout: m.timeouts[0], statementTimeout: m.timeouts[1], singleTransaction: m.singleTx, syncCommit: m.db.MigrationSyncCommit, stepwise: m.stepwise, preflight: m.preflight, log: m.log, onApplied: m.onApplied,
 		retries: m.db.MigrationRetries, retryDelay: m.db.MigrationRetryDelay,
-		connect: func(ctx context.Context) (*pgx.Conn, error) { return Connect(ctx, m.db) }})
+		connect: func(ctx context.Context) (*pgx.Conn, error) { return postgres.Connect(ctx, m.db) }})
 	if err != nil {
 		return err
 	}
@@ -476,6 +478,6 @@ func (m *Migrator) dirtyRecovery(v int) string {
 	if !ok {
 		return "check the database by hand, then run `migrate force N` with the version it really is at"
 	}
-	prev := m.src.previous(mig.Version)
+	prev := m.src.Previous(mig.Version)
 	return fmt.Sprintf("if %s was being applied, undo what of it ran and run `migrate force %d`, then `migrate up`; if it was being reverted to, finish that down by hand and run `migrate force %d`", mig.UpFile, prev, mig.Version)
 }

@@ -25,6 +25,7 @@ import (
 	"visiona-backend/internal/config"
 	"visiona-backend/internal/db"
 	"visiona-backend/internal/lint"
+	"visiona-backend/internal/postgres"
 	"visiona-backend/internal/testenv"
 	"visiona-backend/migrations"
 )
@@ -69,7 +70,7 @@ func newMigrator(t *testing.T, cfg config.DB, fsys fstest.MapFS, opts ...db.Opti
 
 func connect(t *testing.T, cfg config.DB) *pgx.Conn {
 	t.Helper()
-	conn, err := db.Connect(context.Background(), cfg)
+	conn, err := postgres.Connect(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,8 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"visiona-backend/internal/config"
+	"visiona-backend/internal/migfile"
+	"visiona-backend/internal/postgres"
 )
 
 // Errors of Reset. They live here rather than in errors.go because only Reset returns them.
@@ -40,12 +42,12 @@ func (e *RemoteResetError) Unwrap() error { return ErrRemoteReset }
 // SeedError is a seed file that failed to load. The whole seed was rolled back: the database is
 // at the latest version with no seed rows, and running the reset again is safe.
 type SeedError struct {
-	SQLFailure       // File is the name inside the seed FS
-	Err        error // the driver's error, for errors.As; nil when the file broke a rule of ours
+	migfile.SQLFailure       // File is the name inside the seed FS
+	Err                error // the driver's error, for errors.As; nil when the file broke a rule of ours
 }
 
 func (e *SeedError) Error() string {
-	return e.describe("seed "+e.File) + "; the seed was rolled back: the database is migrated and holds no seed rows"
+	return e.Describe("seed "+e.File) + "; the seed was rolled back: the database is migrated and holds no seed rows"
 }
 
 func (e *SeedError) Unwrap() []error {
@@ -122,7 +124,7 @@ func Reset(ctx context.Context, cfg config.DB, migrations fs.FS, seed fs.FS, opt
 		m.log.Warn("resetting a database that is not on this machine (VISIONA_DB_ALLOW_REMOTE_RESET=true)")
 	}
 
-	conn, err := Connect(ctx, cfg)
+	conn, err := postgres.Connect(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -287,7 +289,7 @@ func dropRank(kind string) (rank int, ok bool) {
 // locks an application still connected to the database may hold.
 func dropAll(ctx context.Context, conn *pgx.Conn, lockTimeout time.Duration, log *slog.Logger) (map[string]int, error) {
 	// The same key, from the same current_schema(), as the Migrator's lock.
-	d, err := newDriver(ctx, conn, &Source{}, driverOptions{lockWait: lockTimeout, log: log})
+	d, err := newDriver(ctx, conn, &migfile.Source{}, driverOptions{lockWait: lockTimeout, log: log})
 	if err != nil {
 		return nil, err
 	}
@@ -427,7 +429,7 @@ func loadSeed(ctx context.Context, conn *pgx.Conn, files []seedFile) (int64, err
 		// A COMMIT or ROLLBACK in the file ended our transaction: what ran before it may be
 		// committed, which breaks the all-or-nothing promise, so say so rather than carry on.
 		if conn.PgConn().TxStatus() != 'T' {
-			return 0, &SeedError{SQLFailure: SQLFailure{File: f.name, Message: "the file ends the seed's transaction (COMMIT or ROLLBACK in it); remove the transaction control and reset again, as part of the seed may have been committed"}}
+			return 0, &SeedError{SQLFailure: migfile.SQLFailure{File: f.name, Message: "the file ends the seed's transaction (COMMIT or ROLLBACK in it); remove the transaction control and reset again, as part of the seed may have been committed"}}
 		}
 		for _, r := range results {
 			if r.CommandTag.Insert() {
