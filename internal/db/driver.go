@@ -132,14 +132,9 @@ func newDriver(ctx context.Context, conn *pgx.Conn, src *migfile.Source, o drive
 	if schema == "" {
 		return nil, fmt.Errorf("%w: the connection has no current schema (check the user's search_path)", ErrInvalidArgument)
 	}
-	// The same id golang-migrate's postgres and pgx drivers use, so their CLI and we exclude each other.
-	id, err := database.GenerateAdvisoryLockId(dbName, schema, VersionTable)
+	key, err := LockKey(dbName, schema)
 	if err != nil {
-		return nil, fmt.Errorf("derive the advisory lock id: %w", err)
-	}
-	key, err := strconv.ParseInt(id, 10, 64)
-	if err != nil {
-		return nil, fmt.Errorf("derive the advisory lock id: %w", err)
+		return nil, err
 	}
 	d := &driver{
 		ctx:         ctx,
@@ -383,7 +378,7 @@ func (d *driver) SetVersion(version int, dirty bool) error {
 		sql += d.historyDownSQL(p.label.Version)
 	}
 	if err := d.exec(d.stmtCtx(), sql); err != nil {
-		return &MigrationError{Direction: p.dir, SQLFailure: migfile.SQLFailure{File: p.file, Message: fmt.Sprintf("the migration ran but recording version %d failed: %v", version, err)}, Version: version, Dirty: true,
+		return &MigrationError{Direction: p.dir, SQLFailure: migfile.SQLFailure{File: p.file, Message: fmt.Sprintf("the migration ran but recording version %d failed: %v", version, err)}, Version: knownVersion(version), Dirty: true,
 			Recover: fmt.Sprintf("its statements ran; run `migrate force %d`", max(version, 0)), Err: err}
 	}
 	d.applied(p, version, time.Since(p.started))
@@ -774,14 +769,14 @@ func (d *driver) failure(q queued, bodyResults []*pgconn.Result, err error) erro
 		me = &MigrationError{Direction: p.dir, SQLFailure: migfile.SQLFailure{File: p.file,
 			Message: "the file ends the transaction the tool runs it in (ROLLBACK or ABORT in it), or resets the tool's settings (RESET ALL)",
 			Hint:    "remove that statement: each file already runs in one transaction with its version row (the lint rule transaction-control reports it)"},
-			Version: d.current}
+			Version: knownVersion(d.current)}
 	default:
 		me = sqlError(err, p.dir, p.file, p.body, q.bodyStart, d.current)
 		// A broken connection may have cut the batch off after the server ran more of it.
 		me.Unknown = me.SQLState == ""
 	}
 	if d.inTx {
-		me.Version, me.Unknown = d.before, false
+		me.Version, me.Unknown = knownVersion(d.before), false
 		me.Detail = strings.TrimPrefix(me.Detail+"; the whole single transaction was rolled back", "; ")
 	}
 	return me
@@ -924,9 +919,9 @@ func (d *driver) refuse(p *pendingMigrate, failure *migfile.SQLFailure) error {
 		}
 	}
 	d.failed = true
-	me := &MigrationError{Direction: p.dir, SQLFailure: *failure, Version: d.current}
+	me := &MigrationError{Direction: p.dir, SQLFailure: *failure, Version: knownVersion(d.current)}
 	if d.inTx {
-		me.Version = d.before // the single transaction rolls back as a whole
+		me.Version = knownVersion(d.before) // the single transaction rolls back as a whole
 	}
 	return me
 }
@@ -999,7 +994,7 @@ func (d *driver) transactionControlError(p *pendingMigrate, version int) error {
 	me := &MigrationError{Direction: p.dir, SQLFailure: migfile.SQLFailure{File: p.file,
 		Message: "the file ends the transaction the tool runs it in (COMMIT, END or PREPARE TRANSACTION in it): statements before that point may be committed while the version was not recorded",
 		Hint:    "remove the transaction control: each file already runs in one transaction with its version row (the lint rule transaction-control reports it)"},
-		Version: version, Dirty: true,
+		Version: knownVersion(version), Dirty: true,
 		Recover: fmt.Sprintf("check what of %s is in the database, undo it by hand, then run `migrate force %d`", p.file, max(d.current, 0))}
 	if d.inTx {
 		me.Detail = "in single-transaction mode that COMMIT also committed every migration of the run before this file, without their version rows (`migrate force` records them)"
@@ -1054,14 +1049,4 @@ func (d *driver) bookkeeping(version int, dirty bool) string {
 // Drop is golang-migrate's "delete everything"; the tool resets databases its own way.
 func (d *driver) Drop() error {
 	return errors.New("drop is not offered through golang-migrate; use dbReset")
-}
-
-// AdvisoryLockKey is the lock migrators take on conn's database: golang-migrate's own id, so its
-// CLI and this tool exclude each other.
-func AdvisoryLockKey(ctx context.Context, conn *pgx.Conn) (int64, error) {
-	d, err := newDriver(ctx, conn, &migfile.Source{}, driverOptions{})
-	if err != nil {
-		return 0, err
-	}
-	return d.lockKey, nil
 }

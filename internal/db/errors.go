@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/golang-migrate/migrate/v4/database"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"visiona-backend/internal/migfile"
@@ -53,7 +54,7 @@ func (e *PoolerError) Unwrap() error { return ErrPooler }
 type MigrationError struct {
 	Direction Direction
 	migfile.SQLFailure
-	Version int  // where the database is now (-1: no version)
+	Version uint // where the database is now (0: no version)
 	Dirty   bool // only for a no-transaction file
 	// Unknown: the connection broke while a batch ran, so the database may be past Version.
 	Unknown bool
@@ -65,7 +66,7 @@ func (e *MigrationError) Error() string {
 	s := e.Describe("migrations/" + e.File)
 	if e.Dirty {
 		at := fmt.Sprintf("version %d", e.Version)
-		if e.Version < 0 { // a failed revert of the first migration
+		if e.Version == 0 { // a failed revert of the first migration
 			at = "no version"
 		}
 		return s + fmt.Sprintf("; the database is marked dirty at %s: %s", at, e.Recover)
@@ -73,10 +74,10 @@ func (e *MigrationError) Error() string {
 	if e.Unknown {
 		// A server restart or failover in the middle of a run: each migration is one
 		// transaction, so none is half applied, and a rerun starts from wherever the server got to.
-		return s + "; the last version known committed is " + strings.TrimPrefix(versionText(e.Version), "version ") +
+		return s + "; the last version known committed is " + strings.TrimPrefix(versionText(int(e.Version)), "version ") +
 			" (the server may have committed more before the connection broke); nothing is half applied: run the command again to resume"
 	}
-	return s + "; nothing of it was applied, the database is still at " + versionText(e.Version)
+	return s + "; nothing of it was applied, the database is still at " + versionText(int(e.Version))
 }
 
 func (e *MigrationError) Unwrap() []error {
@@ -86,15 +87,36 @@ func (e *MigrationError) Unwrap() []error {
 	return []error{ErrMigrationFailed, e.Err}
 }
 
+// PartialError is a run of Up, Down, DownAll or Goto that stopped with an error once it had
+// reached its migrations. Applied are the migrations it committed, in order (the same Results the
+// call returns beside the error; none when a single transaction rolled back); Failed is the
+// migration whose file failed, nil when the run stopped between migrations or the failure is not
+// one file's (a lock, an interrupt, the single transaction's COMMIT). Its text is Err's, and it
+// unwraps to Err, so errors.Is and errors.As reach the cause.
+type PartialError struct {
+	Applied []Result
+	Failed  *Result
+	Err     error
+}
+
+func (e *PartialError) Error() string { return e.Err.Error() }
+
+func (e *PartialError) Unwrap() error { return e.Err }
+
 // DirtyError is a database marked dirty by a run the tool cannot account for: a no-transaction file
 // that failed, or a run of another tool that was killed mid-migration.
 type DirtyError struct {
-	Version int
+	Version uint // 0: no version, the revert of the first migration was interrupted
 	Recover string
 }
 
 func (e *DirtyError) Error() string {
-	return fmt.Sprintf("database is dirty at version %d: a migration was interrupted outside a transaction, so only a person can tell what ran; %s", e.Version, e.Recover)
+	// For no version the row golang-migrate keeps holds -1, and the message names the row as it is.
+	v := int(e.Version)
+	if v == 0 {
+		v = database.NilVersion
+	}
+	return fmt.Sprintf("database is dirty at version %d: a migration was interrupted outside a transaction, so only a person can tell what ran; %s", v, e.Recover)
 }
 
 func (e *DirtyError) Unwrap() error { return ErrDirty }
@@ -181,8 +203,13 @@ func (e *AheadError) Unwrap() error { return ErrDatabaseAhead }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
+// knownVersion is golang-migrate's version (NilVersion, -1, for none) as this package reports
+// versions: 0 for none.
+func knownVersion(v int) uint { return uint(max(v, 0)) }
+
+// versionText names a version; none for 0 or golang-migrate's NilVersion.
 func versionText(v int) string {
-	if v < 0 {
+	if v <= 0 {
 		return "no version (empty)"
 	}
 	return fmt.Sprintf("version %d", v)
@@ -191,7 +218,7 @@ func versionText(v int) string {
 // sqlError turns a PostgreSQL error raised by body into a *MigrationError that points at the line.
 // offset is how many characters were sent before body in the same query.
 func sqlError(err error, dir Direction, file string, body []byte, offset, version int) *MigrationError {
-	me := &MigrationError{Direction: dir, SQLFailure: migfile.SQLFailure{File: file, Message: "the statement failed"}, Version: version, Err: err}
+	me := &MigrationError{Direction: dir, SQLFailure: migfile.SQLFailure{File: file, Message: "the statement failed"}, Version: knownVersion(version), Err: err}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
 		me.SQLState, me.Message, me.Detail, me.Hint = pgErr.Code, pgErr.Message, pgErr.Detail, pgErr.Hint

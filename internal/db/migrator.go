@@ -1,5 +1,7 @@
-// Package db is the one place that touches PostgreSQL for visionA's tooling: connections, the
-// Migrator that mage, cmd/migrate and the server's auto-migrate share, and the errors they report.
+// Package db is the migrator that mage, cmd/migrate and the server's auto-migrate share: it runs
+// the migration files (internal/migfile) through golang-migrate v4's engine with its own pgx
+// driver, keeps the version and history tables, resets local databases, and reports typed errors.
+// Connections come from internal/postgres.
 package db
 
 import (
@@ -90,11 +92,13 @@ type Migrator struct {
 	src         *migfile.Source
 	log         *slog.Logger
 	lockTimeout time.Duration
-	timeouts    [2]time.Duration // lock_timeout and statement_timeout inside each migration
-	singleTx    bool
-	stepwise    bool
-	preflight   Preflight
-	onApplied   func(Result)
+	// PostgreSQL's lock_timeout and statement_timeout inside each migration; 0: none.
+	migrationLockTimeout time.Duration
+	statementTimeout     time.Duration
+	singleTx             bool
+	stepwise             bool
+	preflight            Preflight
+	onApplied            func(Result)
 }
 
 // Option configures a Migrator.
@@ -129,7 +133,7 @@ func WithMigrationTimeouts(lock, statement time.Duration) Option {
 		if lock < 0 || statement < 0 {
 			return fmt.Errorf("%w: migration timeouts must not be negative", ErrInvalidArgument)
 		}
-		m.timeouts = [2]time.Duration{lock, statement}
+		m.migrationLockTimeout, m.statementTimeout = lock, statement
 		return nil
 	}
 }
@@ -143,6 +147,9 @@ type Preflight func(file string, body []byte) ([]byte, *migfile.SQLFailure)
 // the one the doors use, to keep transaction control out of the tool's transaction.
 func WithPreflight(p Preflight) Option {
 	return func(m *Migrator) error {
+		if p == nil {
+			return fmt.Errorf("%w: nil preflight", ErrInvalidArgument)
+		}
 		m.preflight = p
 		return nil
 	}
@@ -164,6 +171,9 @@ func WithSingleTransaction() Option {
 // migration: use WithStepwise where it must not be.
 func WithProgress(fn func(Result)) Option {
 	return func(m *Migrator) error {
+		if fn == nil {
+			return fmt.Errorf("%w: nil progress function", ErrInvalidArgument)
+		}
 		m.onApplied = fn
 		return nil
 	}
@@ -190,7 +200,7 @@ func New(dbcfg config.DB, fsys fs.FS, opts ...Option) (*Migrator, error) {
 		return nil, err
 	}
 	m := &Migrator{db: dbcfg, fsys: fsys, src: src, log: logger.Discard(), lockTimeout: dbcfg.LockTimeout,
-		timeouts: [2]time.Duration{dbcfg.MigrationLockTimeout, dbcfg.MigrationStatementTimeout}}
+		migrationLockTimeout: dbcfg.MigrationLockTimeout, statementTimeout: dbcfg.MigrationStatementTimeout}
 	if m.lockTimeout <= 0 {
 		m.lockTimeout = config.DefaultLockTimeout
 	}
@@ -219,12 +229,15 @@ func (m *Migrator) Verify() error { return migfile.VerifySums(m.src, m.fsys) }
 // Source is the validated migration set.
 func (m *Migrator) Source() *migfile.Source { return m.src }
 
-// Up applies every pending migration.
+// Up applies every pending migration. It returns what it applied, in order; when it stops with an
+// error after applying some, or while applying one, the error is a *PartialError (see there) and
+// the Results are the same as its Applied.
 func (m *Migrator) Up(ctx context.Context) ([]Result, error) {
 	return m.run(ctx, fixed(int(m.src.Latest())), func(mg *migrate.Migrate) error { return mg.Up() })
 }
 
 // Down reverts the last steps migrations; steps must be at least 1 and no more than are applied.
+// Results and errors are as Up's.
 func (m *Migrator) Down(ctx context.Context, steps int) ([]Result, error) {
 	if steps < 1 {
 		return nil, fmt.Errorf("%w: down needs a count of 1 or more, got %d", ErrInvalidArgument, steps)
@@ -245,12 +258,13 @@ func (m *Migrator) Down(ctx context.Context, steps int) ([]Result, error) {
 	return m.run(ctx, target, func(mg *migrate.Migrate) error { return mg.Steps(-steps) })
 }
 
-// DownAll reverts every applied migration.
+// DownAll reverts every applied migration. Results and errors are as Up's.
 func (m *Migrator) DownAll(ctx context.Context) ([]Result, error) {
 	return m.run(ctx, fixed(database.NilVersion), func(mg *migrate.Migrate) error { return mg.Down() })
 }
 
-// Goto migrates up or down to version v; 0 means no migration applied.
+// Goto migrates up or down to version v; 0 means no migration applied. Results and errors are as
+// Up's.
 func (m *Migrator) Goto(ctx context.Context, v uint) ([]Result, error) {
 	if v == 0 {
 		return m.DownAll(ctx)
@@ -403,7 +417,7 @@ func (m *Migrator) withConn(ctx context.Context, fn func(*pgx.Conn, *driver) err
 		return err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	d, err := newDriver(ctx, conn, m.src, driverOptions{lockWait: m.lockTimeout, lockTimeout: m.timeouts[0], statementTimeout: m.timeouts[1], singleTransaction: m.singleTx, syncCommit: m.db.MigrationSyncCommit, stepwise: m.stepwise, preflight: m.preflight, log: m.log, onApplied: m.onApplied,
+	d, err := newDriver(ctx, conn, m.src, driverOptions{lockWait: m.lockTimeout, lockTimeout: m.migrationLockTimeout, statementTimeout: m.statementTimeout, singleTransaction: m.singleTx, syncCommit: m.db.MigrationSyncCommit, stepwise: m.stepwise, preflight: m.preflight, log: m.log, onApplied: m.onApplied,
 		retries: m.db.MigrationRetries, retryDelay: m.db.MigrationRetryDelay,
 		connect: func(ctx context.Context) (*pgx.Conn, error) { return postgres.Connect(ctx, m.db) }})
 	if err != nil {
@@ -440,7 +454,29 @@ func (m *Migrator) run(ctx context.Context, target func(current int) int, op fun
 		}
 		return m.translate(ctx, err, d)
 	})
-	return results, err
+	return results, m.partial(results, err)
+}
+
+// partial wraps a run's error in a *PartialError when the run got as far as its migrations: some
+// were applied, or one failed.
+func (m *Migrator) partial(applied []Result, err error) error {
+	if err == nil {
+		return nil
+	}
+	var me *MigrationError
+	var failed *Result
+	if errors.As(err, &me) {
+		for mig := range m.src.All() {
+			if me.File == mig.UpFile || me.File == mig.DownFile {
+				failed = &Result{Version: mig.Version, Name: mig.Name, Direction: me.Direction}
+				break
+			}
+		}
+	}
+	if len(applied) == 0 && failed == nil {
+		return err
+	}
+	return &PartialError{Applied: applied, Failed: failed, Err: err}
 }
 
 func (m *Migrator) translate(ctx context.Context, err error, d *driver) error {
@@ -454,7 +490,7 @@ func (m *Migrator) translate(ctx context.Context, err error, d *driver) error {
 		return nil
 	case errors.As(err, &dirty):
 		idx, _ := invalidIndexes(context.WithoutCancel(ctx), d.conn)
-		return &DirtyError{Version: dirty.Version, Recover: withIndexDrop(m.dirtyRecovery(dirty.Version), idx)}
+		return &DirtyError{Version: knownVersion(dirty.Version), Recover: withIndexDrop(m.dirtyRecovery(dirty.Version), idx)}
 	case errors.As(err, &short):
 		return fmt.Errorf("%w: %d fewer migrations than asked could be run; the database is at %s", ErrInvalidArgument, short.Short, versionText(d.current))
 	case errors.Is(err, migrate.ErrLockTimeout):

@@ -81,6 +81,9 @@ func LoadUnfilled(fsys fs.FS) (*Source, error) { return loadSource(fsys, true) }
 
 // loadSource with unwritten set is LoadUnfilled.
 func loadSource(fsys fs.FS, unwritten bool) (*Source, error) {
+	if fsys == nil {
+		return nil, &SourceError{Reason: "no migrations folder given (a nil fs.FS)"}
+	}
 	entries, err := fs.ReadDir(fsys, ".")
 	if err != nil {
 		return nil, &SourceError{Reason: fmt.Sprintf("cannot list migrations: %v", err)}
