@@ -13,6 +13,13 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 )
 
+// Lock polling: start fast so a short-lived holder costs little, back off so a long one is cheap.
+const (
+	lockPollMin      = 10 * time.Millisecond
+	lockPollMax      = 500 * time.Millisecond
+	lockReportPeriod = 5 * time.Second
+)
+
 // The migration lock is golang-migrate's advisory lock id, so its CLI and this tool exclude each
 // other. It is taken at two levels:
 //
