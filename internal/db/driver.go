@@ -66,14 +66,14 @@ type driver struct {
 	retryDelay time.Duration // before the first retry; doubled at each
 	watch      blockerWatch
 
-	current    int                 // the version the database is at, -1 for none
-	before     int                 // the version at the start of the run
-	targetOf   func(start int) int // where the operation should leave the database, from where it started (see target)
-	pending    *pendingMigrate     // the migration golang-migrate is in the middle of
-	batch      batch               // transactional migrations waiting to be sent (see queue)
-	batchLimit int                 // how many the next batch may hold
-	batchMax   int                 // and at most
-	results    []Result            // what this session applied, in order
+	current    int             // the version the database is at, -1 for none
+	before     int             // the version at the start of the run
+	plan       *plan           // where the run leads; nil for force
+	pending    *pendingMigrate // the migration golang-migrate is in the middle of
+	batch      batch           // transactional migrations waiting to be sent (see queue)
+	batchLimit int             // how many the next batch may hold
+	batchMax   int             // and at most
+	results    []Result        // what this session applied, in order
 }
 
 type pendingMigrate struct {
@@ -177,6 +177,23 @@ func (d *driver) Open(string) (database.Driver, error) {
 	return nil, errors.New("the visiona driver is built by internal/db, not from a URL")
 }
 
+// outcome is what the run left, for the Migrator once golang-migrate's engine returns: the
+// migrations applied, in order (none when the single transaction rolled back), and the single
+// transaction's failed COMMIT.
+func (d *driver) outcome() ([]Result, error) {
+	results := d.results
+	if d.singleTx && !d.committed {
+		results = nil // rolled back with the transaction
+	}
+	if d.commitErr != nil {
+		return results, d.commitErr
+	}
+	return results, nil
+}
+
+// arrived reports whether the database is where the run was to leave it.
+func (d *driver) arrived() bool { return d.current == d.target() }
+
 // Close leaves the connection to its owner, the Migrator.
 func (d *driver) Close() error { return nil }
 
@@ -261,12 +278,9 @@ func (d *driver) Version() (int, bool, error) {
 			return 0, false, &AheadError{DatabaseVersion: uint(v), LatestFile: d.src.Latest()}
 		}
 	}
-	if d.targetOf != nil && !dirty {
-		d.runDir = Up
-		if t := d.target(); t < v {
-			d.runDir = Down
-		}
-		if f := d.noTxOnPath(v, d.target()); d.pooled && f != "" {
+	if d.plan != nil && !dirty {
+		d.runDir = d.plan.direction(v)
+		if f := d.plan.noTxFile(v); d.pooled && f != "" {
 			return 0, false, poolerNoTxError(f)
 		}
 	}

@@ -165,8 +165,8 @@ func (d *driver) Lock() error {
 			return err
 		}
 	}
-	if err == nil && d.targetOf != nil && !dirty {
-		if f := d.noTxOnPath(v, d.targetOf(v)); f != "" {
+	if err == nil && d.plan != nil && !dirty {
+		if f := d.plan.noTxFile(v); f != "" {
 			_ = d.exec(d.stmtCtx(), "ROLLBACK")
 			return poolerNoTxError(f)
 		}
@@ -319,20 +319,6 @@ func settle(dir Direction, from, to, actual int) (run, skip bool) {
 func movedError(file string, from, actual int) error {
 	return fmt.Errorf("%w: %s was to start from %s, but another migrator has since moved the database to %s; nothing of it was applied: check `migrate status` and run the command again",
 		ErrMoved, file, versionText(from), versionText(actual))
-}
-
-// noTxOnPath is the first no-transaction file a run from one version to another would run.
-func (d *driver) noTxOnPath(from, to int) string {
-	for m := range d.src.All() {
-		v := int(m.Version)
-		switch {
-		case to > from && v > from && v <= to && m.UpNoTx:
-			return m.UpFile
-		case to < from && v <= from && v > to && m.DownNoTx:
-			return m.DownFile
-		}
-	}
-	return ""
 }
 
 // poolerNoTxError refuses a no-transaction file through a pooler.

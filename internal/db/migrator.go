@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
-	"slices"
 	"strings"
 	"time"
 
@@ -233,7 +232,7 @@ func (m *Migrator) Source() *migfile.Source { return m.src }
 // error after applying some, or while applying one, the error is a *PartialError (see there) and
 // the Results are the same as its Applied.
 func (m *Migrator) Up(ctx context.Context) ([]Result, error) {
-	return m.run(ctx, fixed(int(m.src.Latest())), func(mg *migrate.Migrate) error { return mg.Up() })
+	return m.walk(ctx, &plan{src: m.src, up: true})
 }
 
 // Down reverts the last steps migrations; steps must be at least 1 and no more than are applied.
@@ -250,17 +249,14 @@ func (m *Migrator) Down(ctx context.Context, steps int) ([]Result, error) {
 	if steps > applied {
 		return nil, fmt.Errorf("%w: down %d, but only %d migration(s) are applied; use down %d or down -all", ErrInvalidArgument, steps, applied, applied)
 	}
-	// The target counts from the version found under the lock: another migrator may have moved
-	// it since the check above.
-	target := func(current int) int {
-		return m.stepsBack(current, steps)
-	}
-	return m.run(ctx, target, func(mg *migrate.Migrate) error { return mg.Steps(-steps) })
+	// The plan counts from the version found under the lock: another migrator may have moved it
+	// since the check above.
+	return m.walk(ctx, &plan{src: m.src, back: steps})
 }
 
 // DownAll reverts every applied migration. Results and errors are as Up's.
 func (m *Migrator) DownAll(ctx context.Context) ([]Result, error) {
-	return m.run(ctx, fixed(database.NilVersion), func(mg *migrate.Migrate) error { return mg.Down() })
+	return m.walk(ctx, &plan{src: m.src, to: database.NilVersion})
 }
 
 // Goto migrates up or down to version v; 0 means no migration applied. Results and errors are as
@@ -272,28 +268,8 @@ func (m *Migrator) Goto(ctx context.Context, v uint) ([]Result, error) {
 	if _, ok := m.src.Find(v); !ok {
 		return nil, m.unknownVersion(v)
 	}
-	return m.run(ctx, fixed(int(v)), func(mg *migrate.Migrate) error { return mg.Migrate(v) })
+	return m.walk(ctx, &plan{src: m.src, to: int(v)})
 }
-
-// fixed is a target that does not depend on where the database is.
-func fixed(v int) func(int) int { return func(int) int { return v } }
-
-// stepsBack is the version steps migrations below current: NilVersion for none left, and
-// unreachableVersion when fewer than steps are applied (golang-migrate then stops short).
-func (m *Migrator) stepsBack(current, steps int) int {
-	migs := m.src.Migrations()
-	i := slices.IndexFunc(migs, func(mig migfile.Migration) bool { return int(mig.Version) == current })
-	switch {
-	case i < 0 || i+1 < steps:
-		return unreachableVersion
-	case i+1 == steps:
-		return database.NilVersion
-	}
-	return int(migs[i-steps].Version)
-}
-
-// unreachableVersion is no version a run can end at.
-const unreachableVersion = -2
 
 // Force records version v as applied and clean without running anything: the way out of a dirty
 // state once a person has checked the database. 0 records no version.
@@ -304,7 +280,7 @@ func (m *Migrator) Force(ctx context.Context, v uint) error {
 	} else if _, ok := m.src.Find(v); !ok {
 		return m.unknownVersion(v)
 	}
-	// No target: force runs no step, so there is no path to plan.
+	// Force runs no step, so there is no path to plan.
 	_, err := m.run(ctx, nil, func(mg *migrate.Migrate) error { return mg.Force(target) })
 	return err
 }
@@ -427,15 +403,18 @@ func (m *Migrator) withConn(ctx context.Context, fn func(*pgx.Conn, *driver) err
 	return fn(conn, d)
 }
 
-// run drives golang-migrate's engine with our driver and turns its outcome into our errors. target
-// is where op would leave the database, so an interrupt that came too late to matter is no error.
-func (m *Migrator) run(ctx context.Context, target func(current int) int, op func(*migrate.Migrate) error) ([]Result, error) {
+// walk takes the database along p.
+func (m *Migrator) walk(ctx context.Context, p *plan) ([]Result, error) { return m.run(ctx, p, p.walk) }
+
+// run drives golang-migrate's engine with our driver (op is the engine's call; p where it leads,
+// nil for force, which runs no step) and turns its outcome into our errors.
+func (m *Migrator) run(ctx context.Context, p *plan, op func(*migrate.Migrate) error) ([]Result, error) {
 	if err := m.verify(); err != nil {
 		return nil, err
 	}
 	var results []Result
 	err := m.withConn(ctx, func(_ *pgx.Conn, d *driver) error {
-		d.targetOf = target
+		d.plan = p
 		mg, err := migrate.NewWithInstance("visiona", sourceDriver{m.src}, "visiona-pgx", d)
 		if err != nil {
 			return fmt.Errorf("start golang-migrate: %w", err)
@@ -445,12 +424,9 @@ func (m *Migrator) run(ctx context.Context, target func(current int) int, op fun
 		stop := context.AfterFunc(ctx, func() { mg.GracefulStop <- true })
 		defer stop()
 		err = op(mg)
-		results = d.results
-		if d.singleTx && !d.committed {
-			results = nil // rolled back with the transaction
-		}
-		if d.commitErr != nil {
-			return d.commitErr
+		var commitErr error
+		if results, commitErr = d.outcome(); commitErr != nil {
+			return commitErr
 		}
 		return m.translate(ctx, err, d)
 	})
@@ -484,7 +460,7 @@ func (m *Migrator) translate(ctx context.Context, err error, d *driver) error {
 	var short migrate.ErrShortLimit
 	switch {
 	case err == nil || errors.Is(err, migrate.ErrNoChange):
-		if ctx.Err() != nil && d.current != d.target() {
+		if ctx.Err() != nil && !d.arrived() {
 			return fmt.Errorf("%w: stopped between migrations at %s; run the command again to continue", ErrInterrupted, versionText(d.current))
 		}
 		return nil

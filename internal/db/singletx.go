@@ -23,13 +23,13 @@ func (d *driver) txHistorySQL() string {
 	return sql
 }
 
-// target is where the operation should leave the database, counted from the version found under
-// the lock (Version sets before): single-transaction mode commits only there.
+// target is where the run should leave the database, counted from the version found under the
+// lock (Version sets before): single-transaction mode commits only there.
 func (d *driver) target() int {
-	if d.targetOf == nil {
+	if d.plan == nil {
 		return d.current
 	}
-	return d.targetOf(d.before)
+	return d.plan.target(d.before)
 }
 
 // beginSingle opens the single transaction, holding the transaction-level lock, and reads the
