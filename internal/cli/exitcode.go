@@ -43,7 +43,7 @@ const (
 	ExitInterrupted = 130
 )
 
-// ExitCode maps an error from internal/db or internal/config to its exit code.
+// ExitCode maps an error from internal/db, internal/postgres or internal/config to its exit code.
 func ExitCode(err error) int {
 	var cfgErr *config.Error
 	switch {
