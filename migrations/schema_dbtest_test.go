@@ -19,6 +19,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"visiona-backend/internal/db"
+	"visiona-backend/internal/migfile"
 	"visiona-backend/internal/testenv"
 	"visiona-backend/migrations"
 )
@@ -78,7 +79,7 @@ func TestSchema(t *testing.T) {
 // below would otherwise be about a stale template, not the schema.
 func requireLatest(t *testing.T, pool *pgxpool.Pool) {
 	t.Helper()
-	src, err := db.LoadSource(migrations.FS)
+	src, err := migfile.LoadSource(migrations.FS)
 	if err != nil {
 		t.Fatal(err)
 	}

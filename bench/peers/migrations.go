@@ -6,7 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"visiona-backend/internal/db"
+	"visiona-backend/internal/migfile"
 )
 
 // Set is one generated history of N migrations, written once in every tool's format. Migration v
@@ -98,7 +98,7 @@ func WriteSet(dir string, n int) (*Set, error) {
 			return nil, fmt.Errorf("write migration: %w", err)
 		}
 	}
-	if _, err := db.WriteSums(s.PairDir); err != nil {
+	if _, err := migfile.WriteSums(s.PairDir); err != nil {
 		return nil, err
 	}
 	return s, nil

@@ -28,6 +28,7 @@ import (
 	"visiona-backend/internal/db"
 	"visiona-backend/internal/lint"
 	"visiona-backend/internal/logger"
+	"visiona-backend/internal/migfile"
 	"visiona-backend/internal/version"
 )
 
@@ -211,11 +212,11 @@ func (r *runner) run(ctx context.Context) error {
 		if err := noArgs(cmd, args); err != nil {
 			return err
 		}
-		sums, err := db.WriteSums(r.env.MigrationsDir)
+		sums, err := migfile.WriteSums(r.env.MigrationsDir)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(&r.out.text, "wrote %s/%s: %d files, total %s\n", r.env.MigrationsDir, db.SumFile, len(sums.Files), sums.Total)
+		fmt.Fprintf(&r.out.text, "wrote %s/%s: %d files, total %s\n", r.env.MigrationsDir, migfile.SumFile, len(sums.Files), sums.Total)
 		return nil
 	case "verify":
 		if err := noArgs(cmd, args); err != nil {
@@ -316,7 +317,7 @@ func (r *runner) useFolder(dir string) error {
 	}
 	fi, err := os.Stat(dir)
 	if err != nil || !fi.IsDir() {
-		return fmt.Errorf("%w: migrations folder %s (-path or VISIONA_MIGRATIONS_DIR) is not a folder; point it at the folder holding the .up.sql/.down.sql files", db.ErrInvalidSource, dir)
+		return fmt.Errorf("%w: migrations folder %s (-path or VISIONA_MIGRATIONS_DIR) is not a folder; point it at the folder holding the .up.sql/.down.sql files", migfile.ErrInvalidSource, dir)
 	}
 	r.env.Migrations, r.env.MigrationsDir = os.DirFS(dir), strings.TrimSuffix(dir, "/")
 	return nil
@@ -420,14 +421,14 @@ func (r *runner) verify() error {
 		}{r.env.MigrationsDir + "/", os.DirFS(r.env.MigrationsDir)})
 	}
 	for _, set := range sets {
-		src, err := db.LoadSource(set.fsys)
+		src, err := migfile.LoadSource(set.fsys)
 		if err != nil {
 			return err
 		}
-		if err := db.VerifySums(src, set.fsys); err != nil {
+		if err := migfile.VerifySums(src, set.fsys); err != nil {
 			return err
 		}
-		fmt.Fprintf(&r.out.text, "%s: %d migrations match %s\n", set.where, len(src.Migrations()), db.SumFile)
+		fmt.Fprintf(&r.out.text, "%s: %d migrations match %s\n", set.where, len(src.Migrations()), migfile.SumFile)
 	}
 	return nil
 }
@@ -465,7 +466,7 @@ func (r *runner) lint(args []string) error {
 	if fi, err := os.Stat(r.env.MigrationsDir); err == nil && fi.IsDir() {
 		fsys, where = os.DirFS(r.env.MigrationsDir), r.env.MigrationsDir+"/"
 	}
-	src, err := db.LoadSource(fsys)
+	src, err := migfile.LoadSource(fsys)
 	if err != nil {
 		return err
 	}

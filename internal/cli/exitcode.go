@@ -6,6 +6,8 @@ import (
 
 	"visiona-backend/internal/config"
 	"visiona-backend/internal/db"
+	"visiona-backend/internal/migfile"
+	"visiona-backend/internal/postgres"
 	"visiona-backend/internal/schema"
 )
 
@@ -41,7 +43,7 @@ const (
 	ExitInterrupted = 130
 )
 
-// ExitCode maps an error from internal/db or internal/config to its exit code.
+// ExitCode maps an error from internal/db, internal/postgres or internal/config to its exit code.
 func ExitCode(err error) int {
 	var cfgErr *config.Error
 	switch {
@@ -51,7 +53,7 @@ func ExitCode(err error) int {
 		return ExitInterrupted
 	case errors.Is(err, config.ErrDatabaseNotConfigured), errors.As(err, &cfgErr):
 		return ExitConfig
-	case errors.Is(err, db.ErrConnect):
+	case errors.Is(err, postgres.ErrUnavailable):
 		return ExitConnect
 	case errors.Is(err, db.ErrDirty): // before failed: a failure that left the database dirty says so
 		return ExitDirty
@@ -65,7 +67,7 @@ func ExitCode(err error) int {
 		return ExitMoved
 	case errors.Is(err, db.ErrDatabaseAhead):
 		return ExitDatabaseAhead
-	case errors.Is(err, db.ErrInvalidSource):
+	case errors.Is(err, migfile.ErrInvalidSource):
 		return ExitInvalidSource
 	case errors.Is(err, db.ErrUnknownVersion):
 		return ExitUnknownVersion
@@ -77,7 +79,7 @@ func ExitCode(err error) int {
 		return ExitRoundTrip
 	case errors.Is(err, schema.ErrInvalidOption):
 		return ExitUsage
-	case errors.Is(err, db.ErrChecksum):
+	case errors.Is(err, migfile.ErrChecksum):
 		return ExitChecksum
 	case errors.Is(err, db.ErrRemoteReset):
 		return ExitRemoteReset

@@ -17,6 +17,8 @@ import (
 
 	"visiona-backend/internal/config"
 	"visiona-backend/internal/db"
+	"visiona-backend/internal/migfile"
+	"visiona-backend/internal/postgres"
 	"visiona-backend/internal/schema"
 )
 
@@ -61,7 +63,7 @@ func (r *runner) prove(ctx context.Context, cfg config.DB, args []string) error 
 		return err
 	}
 	if *from > 0 {
-		src, err := db.LoadSource(r.env.Migrations)
+		src, err := migfile.LoadSource(r.env.Migrations)
 		if err != nil {
 			return err
 		}
@@ -70,7 +72,7 @@ func (r *runner) prove(ctx context.Context, cfg config.DB, args []string) error 
 		}
 	}
 
-	admin, err := db.Connect(ctx, cfg)
+	admin, err := postgres.Connect(ctx, cfg)
 	if err != nil {
 		return err
 	}
@@ -158,7 +160,7 @@ func (r *runner) drift(ctx context.Context, m *db.Migrator, cfg config.DB, args 
 	if latest := m.Source().Latest(); info.Dirty || info.Version != latest {
 		return fmt.Errorf("%w: drift: %s is at version %d (dirty: %t), the snapshot is of version %d; migrate it first", db.ErrInvalidArgument, cfg.SafeTarget(), info.Version, info.Dirty, latest)
 	}
-	conn, err := db.Connect(ctx, cfg)
+	conn, err := postgres.Connect(ctx, cfg)
 	if err != nil {
 		return err
 	}

@@ -3,7 +3,7 @@ package cli
 import (
 	"fmt"
 
-	"visiona-backend/internal/db"
+	"visiona-backend/internal/migfile"
 	"visiona-backend/internal/version"
 )
 
@@ -29,11 +29,11 @@ func (r *runner) printVersion(b version.Build, args []string) error {
 	if len(args) > 0 {
 		return usageErr("-version takes no command, got %q", args[0])
 	}
-	src, err := db.LoadSource(r.env.Migrations)
+	src, err := migfile.LoadSource(r.env.Migrations)
 	if err != nil {
 		return err
 	}
-	if err := db.VerifySums(src, r.env.Migrations); err != nil {
+	if err := migfile.VerifySums(src, r.env.Migrations); err != nil {
 		return err
 	}
 	rep := buildReport{Build: b, Lint: b.CGO, Migrations: embeddedMigrations{

@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"visiona-backend/internal/cli"
-	"visiona-backend/internal/db"
+	"visiona-backend/internal/migfile"
 	"visiona-backend/internal/version"
 	"visiona-backend/migrations"
 )
@@ -32,7 +32,7 @@ func embedded(t *testing.T) (count int, latest, total string) {
 	if err != nil || len(names) == 0 {
 		t.Fatalf("embedded up files: %v %v", names, err)
 	}
-	sum, err := fs.ReadFile(migrations.FS, db.SumFile)
+	sum, err := fs.ReadFile(migrations.FS, migfile.SumFile)
 	if err != nil {
 		t.Fatal(err)
 	}

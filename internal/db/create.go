@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"visiona-backend/internal/migfile"
 )
 
 var migrationName = regexp.MustCompile(`^[a-z0-9][a-z0-9_]*$`)
@@ -18,20 +19,20 @@ func Create(dir, name string) (upPath, downPath string, err error) {
 		suggestion := strings.Trim(regexp.MustCompile(`[^a-z0-9]+`).ReplaceAllString(strings.ToLower(name), "_"), "_")
 		return "", "", fmt.Errorf("%w: migration name %q: use lowercase letters, digits and _, e.g. %q", ErrInvalidArgument, name, suggestion)
 	}
-	src, err := LoadSource(os.DirFS(dir))
+	src, err := migfile.LoadSource(os.DirFS(dir))
 	if err != nil {
 		return "", "", err
 	}
 	// The sum file is rewritten below: first make sure it does not paper over an edited migration.
-	if _, statErr := os.Stat(filepath.Join(dir, SumFile)); statErr == nil {
-		if err := VerifySums(src, os.DirFS(dir)); err != nil {
+	if _, statErr := os.Stat(filepath.Join(dir, migfile.SumFile)); statErr == nil {
+		if err := migfile.VerifySums(src, os.DirFS(dir)); err != nil {
 			return "", "", err
 		}
 	}
 	base := fmt.Sprintf("%06d_%s", src.NextVersion(), name)
 	upPath = filepath.Join(dir, base+".up.sql")
 	downPath = filepath.Join(dir, base+".down.sql")
-	up := fmt.Sprintf("-- %s: what this migration changes, and why.\n-- Runs in one transaction with its version row; put %q on the first line to opt out.\n", base, NoTransactionMarker)
+	up := fmt.Sprintf("-- %s: what this migration changes, and why.\n-- Runs in one transaction with its version row; put %q on the first line to opt out.\n", base, migfile.NoTransactionMarker)
 	down := fmt.Sprintf("-- %s: reverses %s.up.sql exactly (mage testDB compares the schema before and after).\n", base, base)
 	if err := writeNew(upPath, up); err != nil {
 		return "", "", err
@@ -41,12 +42,12 @@ func Create(dir, name string) (upPath, downPath string, err error) {
 	}
 	// The new pair goes into migrations.sum at once, as its template; once it is written, `mage
 	// migrateHash` records the real content (until then verify reports it as edited, on purpose).
-	withNew, err := loadSource(os.DirFS(dir), true)
+	withNew, err := migfile.LoadUnfilled(os.DirFS(dir))
 	if err != nil {
 		return "", "", err
 	}
-	if err := os.WriteFile(filepath.Join(dir, SumFile), []byte(withNew.Sums().String()), 0o644); err != nil {
-		return "", "", fmt.Errorf("write %s: %w", SumFile, err)
+	if err := os.WriteFile(filepath.Join(dir, migfile.SumFile), []byte(withNew.Sums().String()), 0o644); err != nil {
+		return "", "", fmt.Errorf("write %s: %w", migfile.SumFile, err)
 	}
 	return upPath, downPath, nil
 }

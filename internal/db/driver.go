@@ -7,30 +7,22 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
 
-	"github.com/golang-migrate/migrate/v4"
 	"github.com/golang-migrate/migrate/v4/database"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"visiona-backend/internal/logger"
+	"visiona-backend/internal/migfile"
 )
 
 // VersionTable is golang-migrate's bookkeeping table; we keep its name and layout so the stock
 // migrate CLI and this tool read and write the same state.
 const VersionTable = "schema_migrations"
-
-// Lock polling: start fast so a short-lived holder costs little, back off so a long one is cheap.
-const (
-	lockPollMin      = 10 * time.Millisecond
-	lockPollMax      = 500 * time.Millisecond
-	lockReportPeriod = 5 * time.Second
-)
 
 // driver implements golang-migrate's database.Driver on one pgx connection. golang-migrate calls,
 // per migration, SetVersion(v, dirty=true), Run(body), SetVersion(v, dirty=false), and its stock
@@ -41,7 +33,7 @@ const (
 type driver struct {
 	ctx         context.Context
 	conn        *pgconn.PgConn
-	src         *Source
+	src         *migfile.Source
 	table       string // quoted schema.table
 	history     string // quoted schema.history table
 	lockKey     int64
@@ -74,21 +66,21 @@ type driver struct {
 	retryDelay time.Duration // before the first retry; doubled at each
 	watch      blockerWatch
 
-	current    int                 // the version the database is at, -1 for none
-	before     int                 // the version at the start of the run
-	targetOf   func(start int) int // where the operation should leave the database, from where it started (see target)
-	pending    *pendingMigrate     // the migration golang-migrate is in the middle of
-	batch      batch               // transactional migrations waiting to be sent (see queue)
-	batchLimit int                 // how many the next batch may hold
-	batchMax   int                 // and at most
-	results    []Result            // what this session applied, in order
+	current    int             // the version the database is at, -1 for none
+	before     int             // the version at the start of the run
+	plan       *plan           // where the run leads; nil for force
+	pending    *pendingMigrate // the migration golang-migrate is in the middle of
+	batch      batch           // transactional migrations waiting to be sent (see queue)
+	batchLimit int             // how many the next batch may hold
+	batchMax   int             // and at most
+	results    []Result        // what this session applied, in order
 }
 
 type pendingMigrate struct {
 	target  int
 	from    int  // the version the step starts from
 	skip    bool // another migrator already made this step
-	label   Migration
+	label   migfile.Migration
 	dir     Direction
 	file    string
 	noTx    bool
@@ -117,7 +109,7 @@ type driverOptions struct {
 
 // newDriver reads the names the lock id is derived from. It creates nothing: the version table is
 // created under the lock, so read-only commands never write.
-func newDriver(ctx context.Context, conn *pgx.Conn, src *Source, o driverOptions) (*driver, error) {
+func newDriver(ctx context.Context, conn *pgx.Conn, src *migfile.Source, o driverOptions) (*driver, error) {
 	if o.log == nil {
 		o.log = logger.Discard()
 	}
@@ -131,14 +123,9 @@ func newDriver(ctx context.Context, conn *pgx.Conn, src *Source, o driverOptions
 	if schema == "" {
 		return nil, fmt.Errorf("%w: the connection has no current schema (check the user's search_path)", ErrInvalidArgument)
 	}
-	// The same id golang-migrate's postgres and pgx drivers use, so their CLI and we exclude each other.
-	id, err := database.GenerateAdvisoryLockId(dbName, schema, VersionTable)
+	key, err := LockKey(dbName, schema)
 	if err != nil {
-		return nil, fmt.Errorf("derive the advisory lock id: %w", err)
-	}
-	key, err := strconv.ParseInt(id, 10, 64)
-	if err != nil {
-		return nil, fmt.Errorf("derive the advisory lock id: %w", err)
+		return nil, err
 	}
 	d := &driver{
 		ctx:         ctx,
@@ -190,6 +177,23 @@ func (d *driver) Open(string) (database.Driver, error) {
 	return nil, errors.New("the visiona driver is built by internal/db, not from a URL")
 }
 
+// outcome is what the run left, for the Migrator once golang-migrate's engine returns: the
+// migrations applied, in order (none when the single transaction rolled back), and the single
+// transaction's failed COMMIT.
+func (d *driver) outcome() ([]Result, error) {
+	results := d.results
+	if d.singleTx && !d.committed {
+		results = nil // rolled back with the transaction
+	}
+	if d.commitErr != nil {
+		return results, d.commitErr
+	}
+	return results, nil
+}
+
+// arrived reports whether the database is where the run was to leave it.
+func (d *driver) arrived() bool { return d.current == d.target() }
+
 // Close leaves the connection to its owner, the Migrator.
 func (d *driver) Close() error { return nil }
 
@@ -205,38 +209,9 @@ func (d *driver) Unlock() error {
 	}
 	d.batch = batch{}
 	if d.inTx {
-		d.inTx = false
-		if !d.failed && d.ctx.Err() == nil && d.current != d.target() {
-			// golang-migrate stopped early with an error of its own: all or nothing.
-			d.failed = true
-			txErr = errors.Join(txErr, fmt.Errorf("the run stopped at %s, short of %s: the single transaction was rolled back", versionText(d.current), versionText(d.target())))
+		if err := d.endSingle(); err != nil {
+			txErr = errors.Join(txErr, err)
 		}
-		// All or nothing: an interrupted run rolls back too, rather than keep what it got to.
-		if d.failed || d.ctx.Err() != nil {
-			d.current = d.before
-			txErr = errors.Join(txErr, d.exec(d.stmtCtx(), "ROLLBACK"))
-		} else if err := d.exec(d.stmtCtx(), d.bookkeeping(d.current, false)+d.txHistorySQL()+" COMMIT"); err != nil {
-			// A deferred constraint, say, fails at COMMIT: nothing of the run was applied.
-			dir := Up
-			if d.current < d.before {
-				dir = Down
-			}
-			d.failed, d.current = true, d.before
-			d.commitErr = sqlError(err, dir, "(the single transaction's COMMIT)", nil, 0, d.before)
-			if d.commitErr.SQLState == "" {
-				// A connection that broke during COMMIT leaves the outcome to the server.
-				d.commitErr.Unknown = true
-			} else {
-				d.commitErr.Detail = strings.TrimPrefix(d.commitErr.Detail+"; the whole single transaction was rolled back", "; ")
-			}
-			if d.conn.TxStatus() != 'I' {
-				// The bookkeeping before COMMIT failed: the transaction is still open, aborted.
-				_ = d.exec(d.stmtCtx(), "ROLLBACK")
-			}
-		} else {
-			d.committed = true
-		}
-		d.txHistoryUp, d.txHistoryDown = nil, nil
 	}
 	if d.conn.IsClosed() {
 		// The server ended the session (a restart, a failover): the lock went with it.
@@ -266,18 +241,6 @@ func (d *driver) flushWAL() {
 	if err := d.exec(d.stmtCtx(), "SELECT pg_logical_emit_message(true, 'visiona-migrate', 'flush')"); err != nil {
 		d.log.Warn("could not wait for the migrations' commits to reach disk; PostgreSQL writes them within wal_writer_delay", "error", err)
 	}
-}
-
-// txHistorySQL writes the single transaction's history rows.
-func (d *driver) txHistorySQL() string {
-	sql := ""
-	if len(d.txHistoryUp) > 0 {
-		sql += d.historyUpRowsSQL(d.txHistoryUp...)
-	}
-	if len(d.txHistoryDown) > 0 {
-		sql += d.historyDownSQL(d.txHistoryDown...)
-	}
-	return sql
 }
 
 // ensureTable creates the version table in golang-migrate's layout. It runs under the lock, so two
@@ -315,12 +278,9 @@ func (d *driver) Version() (int, bool, error) {
 			return 0, false, &AheadError{DatabaseVersion: uint(v), LatestFile: d.src.Latest()}
 		}
 	}
-	if d.targetOf != nil && !dirty {
-		d.runDir = Up
-		if t := d.target(); t < v {
-			d.runDir = Down
-		}
-		if f := d.noTxOnPath(v, d.target()); d.pooled && f != "" {
+	if d.plan != nil && !dirty {
+		d.runDir = d.plan.direction(v)
+		if f := d.plan.noTxFile(v); d.pooled && f != "" {
 			return 0, false, poolerNoTxError(f)
 		}
 	}
@@ -382,7 +342,7 @@ func (d *driver) SetVersion(version int, dirty bool) error {
 		sql += d.historyDownSQL(p.label.Version)
 	}
 	if err := d.exec(d.stmtCtx(), sql); err != nil {
-		return &MigrationError{Direction: p.dir, SQLFailure: SQLFailure{File: p.file, Message: fmt.Sprintf("the migration ran but recording version %d failed: %v", version, err)}, Version: version, Dirty: true,
+		return &MigrationError{Direction: p.dir, SQLFailure: migfile.SQLFailure{File: p.file, Message: fmt.Sprintf("the migration ran but recording version %d failed: %v", version, err)}, Version: knownVersion(version), Dirty: true,
 			Recover: fmt.Sprintf("its statements ran; run `migrate force %d`", max(version, 0)), Err: err}
 	}
 	d.applied(p, version, time.Since(p.started))
@@ -401,50 +361,6 @@ const (
 	batchFast     = 100 * time.Millisecond // a batch quicker than this lets the next one double
 )
 
-// batch is the query being built: transactional migrations not yet sent.
-type batch struct {
-	sql   strings.Builder
-	runes int // characters so far: PostgreSQL's error positions count characters
-	items []queued
-	open  bool // the last migration's transaction awaits its COMMIT
-}
-
-// write appends parts to the query.
-func (b *batch) write(parts ...string) {
-	for _, part := range parts {
-		b.sql.WriteString(part)
-		b.runes += utf8.RuneCountInString(part)
-	}
-}
-
-// closeTransaction commits the last migration's transaction, left open so the next statement can
-// go in it.
-func (b *batch) closeTransaction() {
-	if b.open {
-		b.write(" COMMIT;\n")
-		b.open = false
-	}
-}
-
-type queued struct {
-	p          *pendingMigrate
-	version    int    // the version once it is applied
-	seg        string // its statements, but for the COMMIT that closes its transaction
-	bodyOffset int    // characters of seg before the body
-	bodyRunes  int    // characters of the body
-	bodyStart  int    // characters of the batch's query before the body
-	attempt    int    // retries so far after lock_timeout
-}
-
-// add appends q's statements; open: q's transaction stays open for the next statement.
-func (b *batch) add(q queued, open bool) {
-	b.closeTransaction()
-	q.bodyStart = b.runes + q.bodyOffset
-	b.write(q.seg)
-	b.open = open
-	b.items = append(b.items, q)
-}
-
 // Result columns that tell, after a batch, which migrations started and when; no file's own
 // statements would name a column so.
 const (
@@ -453,337 +369,10 @@ const (
 	finishedColumn = "visiona_finished"
 )
 
-// queue adds a transactional migration to the batch, and sends the batch when it is full.
-//
-// Per migration, in one transaction: BEGIN (unless the whole run is one transaction), the timeouts,
-// the start marker that the guard checks, the body on lines of its own (so errors keep the file's
-// line numbers; the newline stops a trailing line comment from swallowing what follows), the body's
-// end marker, the guard, the version row and the history row, COMMIT.
-func (d *driver) queue(p *pendingMigrate, version int) error {
-	var head, tail strings.Builder
-	if !d.inTx {
-		head.WriteString("BEGIN; " + d.lockGuard(p.from) + "SELECT " + d.settings)
-		if !d.syncCommit {
-			// The commit does not wait for the WAL flush; Unlock's flushWAL does, once for the
-			// run. A server crash meanwhile loses a tail of whole migrations, each with its
-			// version row, as if the run had stopped earlier; the client's own death loses
-			// nothing.
-			head.WriteString("set_config('synchronous_commit', 'off', true), ")
-			d.unflushed = true
-		}
-	} else {
-		head.WriteString("SELECT ") // the timeouts were set once, after the single BEGIN
-	}
-	fmt.Fprintf(&head, "set_config('visiona.migration', '%d', true), set_config('visiona.started', extract(epoch FROM clock_timestamp())::text, true) AS %s;\n", version, startedColumn)
-	tail.WriteString("\n;\n")
-	if d.inTx {
-		// In single-transaction mode the version row and the history rows are written once, at
-		// COMMIT (see Unlock).
-		tail.WriteString(guardEnd(version))
-	} else {
-		// The version row's DELETE marks where the body's results end, and its INSERT is the
-		// guard: a NULL version when the body ended the transaction (see isGuardError). Two
-		// statements fewer per migration than a marker and a guard of their own.
-		fmt.Fprintf(&tail, "DELETE FROM %s RETURNING version AS %s;", d.table, bodyEndColumn)
-		if version >= 0 {
-			fmt.Fprintf(&tail, " INSERT INTO %s (version, dirty) VALUES (CASE WHEN current_setting('visiona.migration', true) = '%d' THEN %d END, false);", d.table, version, version)
-		} else {
-			tail.WriteString(guardEnd(version)) // reverting the first migration: no row to insert
-		}
-		if p.dir == Up {
-			tail.WriteString(d.historyUpSQL(p.label, serverDuration))
-		} else {
-			tail.WriteString(d.historyDownSQL(p.label.Version))
-		}
-	}
-	tail.WriteString("\n")
-	d.batch.add(queued{p: p, version: version, seg: head.String() + string(p.body) + tail.String(),
-		bodyOffset: utf8.RuneCountInString(head.String()), bodyRunes: utf8.RuneCount(p.body)}, !d.inTx)
-	if len(d.batch.items) >= d.batchLimit || d.batch.sql.Len() >= batchMaxBytes {
-		return d.flush()
-	}
-	return nil
-}
-
-// target is where the operation should leave the database, counted from the version found under
-// the lock (Version sets before): single-transaction mode commits only there.
-func (d *driver) target() int {
-	if d.targetOf == nil {
-		return d.current
-	}
-	return d.targetOf(d.before)
-}
-
-// queuedVersion is the version the database will be at once the queue is sent.
-func (d *driver) queuedVersion() int {
-	if n := len(d.batch.items); n > 0 {
-		return d.batch.items[n-1].version
-	}
-	return d.current
-}
-
-// flush sends the batch. Every migration before a failure is applied (committed, or part of the
-// single transaction); the failure is the last one that started.
-func (d *driver) flush() error {
-	if len(d.batch.items) == 0 {
-		return nil
-	}
-	// The clock is read inside the last migration's transaction, so it costs no transaction of its own.
-	d.batch.write("SELECT extract(epoch FROM clock_timestamp()) AS " + finishedColumn + ";")
-	d.batch.closeTransaction()
-	sql, items := d.batch.sql.String(), d.batch.items
-	d.batch = batch{}
-	sent := time.Now()
-	stopWatch := d.watch.start(d.ctx, d.migLock, d.lockKey)
-	results, err := d.conn.Exec(d.stmtCtx(), sql).ReadAll()
-	elapsed := time.Since(sent)
-	blockers := stopWatch()
-
-	var starts []float64 // server clock at each started migration
-	var startIdx []int   // and the index of its marker in results
-	finished := 0.0
-	for i, r := range results {
-		if len(r.Rows) != 1 || len(r.FieldDescriptions) == 0 {
-			continue
-		}
-		switch last := len(r.FieldDescriptions) - 1; r.FieldDescriptions[last].Name {
-		case startedColumn:
-			t, _ := strconv.ParseFloat(string(r.Rows[0][last]), 64)
-			starts, startIdx = append(starts, t), append(startIdx, i)
-		case finishedColumn:
-			finished, _ = strconv.ParseFloat(string(r.Rows[0][0]), 64)
-		}
-	}
-	done := len(items)
-	var guard *guardFailure
-	if err != nil {
-		done = max(len(starts)-1, 0)
-		if guard = parseGuardFailure(err); guard != nil && !d.inTx {
-			// The guard opens a migration's transaction, before its marker: the migrations
-			// before it committed.
-			done = len(starts)
-		}
-	}
-	for i, q := range items[:done] {
-		// Each migration's time on the server, from its start to the next one's.
-		duration := elapsed / time.Duration(len(items))
-		if len(starts) == len(items) || i+1 < len(starts) {
-			end := finished
-			if i+1 < len(starts) {
-				end = starts[i+1]
-			}
-			duration = time.Duration((end - starts[i]) * float64(time.Second))
-		}
-		d.applied(q.p, q.version, duration)
-	}
-	if err == nil {
-		if elapsed < batchFast {
-			d.batchLimit = min(2*d.batchLimit, d.batchMax)
-		} else {
-			d.batchLimit = max(d.batchLimit/2, 1)
-		}
-		return nil
-	}
-	d.batchLimit = 1
-	if guard != nil && !d.inTx {
-		return d.resume(items[done:], guard)
-	}
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && pgErr.Code == "55P03" && !d.inTx && len(starts) > done && items[done].attempt < d.retries {
-		return d.retry(items[done:], blockers)
-	}
-	if len(starts) == 0 && len(items) > 1 && errors.As(err, &pgErr) {
-		// PostgreSQL parses a whole query before it runs any of it, so a syntax error (or bytes
-		// that are not UTF-8) anywhere in the batch ran nothing.
-		if !d.inTx {
-			// Send them one at a time: those before the faulty one are applied, and its error
-			// is its own.
-			for _, q := range items {
-				d.batch.add(q, true)
-				if err := d.flush(); err != nil {
-					return err
-				}
-			}
-			return nil
-		}
-		// The single transaction is aborted already: the error points into the faulty body, or
-		// just past it when the body left a statement or a quote open.
-		for i, q := range items {
-			if int(pgErr.Position) > q.bodyStart {
-				done = i
-			}
-		}
-	}
-	var bodyResults []*pgconn.Result
-	if done < len(startIdx) {
-		bodyResults = results[startIdx[done]+1:]
-		for i, r := range bodyResults {
-			if len(r.FieldDescriptions) == 1 && r.FieldDescriptions[0].Name == bodyEndColumn {
-				bodyResults = bodyResults[:i]
-				break
-			}
-		}
-	}
-	me := d.failure(items[done], bodyResults, err)
-	if blockers != "" && errors.As(err, &pgErr) && pgErr.Code == "55P03" {
-		var mErr *MigrationError
-		if errors.As(me, &mErr) {
-			mErr.Detail = strings.TrimPrefix(mErr.Detail+"; blocked by "+blockers, "; ")
-			if n := items[done].attempt; n > 0 {
-				mErr.Detail += fmt.Sprintf("; tried %d times", n+1)
-			}
-		}
-	}
-	return me
-}
-
-// resume goes on after a lock guard stopped the batch at rest[0]: it waits for the lock if
-// another migrator held it, then skips the steps the database is already past, and sends the rest.
-func (d *driver) resume(rest []queued, g *guardFailure) error {
-	if d.conn.TxStatus() != 'I' {
-		_ = d.exec(d.stmtCtx(), "ROLLBACK")
-	}
-	actual, dirty := g.version, g.dirty
-	if g.busy {
-		var err error
-		if actual, dirty, err = d.waitAndRead(); err != nil {
-			d.failed = true
-			return err
-		}
-	}
-	if dirty {
-		d.failed = true
-		return migrate.ErrDirty{Version: actual}
-	}
-	if !g.busy && actual == rest[0].p.from {
-		// The guard and this reading disagree: sending again would fail the same way.
-		d.failed = true
-		return fmt.Errorf("the migration lock guard of %s failed with the database at %s, the version it starts from", rest[0].p.file, versionText(actual))
-	}
-	d.current = actual
-	for i, q := range rest {
-		run, skip := settle(q.p.dir, q.p.from, q.version, actual)
-		switch {
-		case skip:
-			d.skip(q.p)
-		case run:
-			for _, q := range rest[i:] {
-				d.batch.add(q, true)
-			}
-			return d.flush()
-		default:
-			d.failed = true
-			return movedError(q.p.file, q.p.from, actual)
-		}
-	}
-	return nil
-}
-
-// retry sends rest again after a lock_timeout failure of rest[0], once the backoff has passed.
-func (d *driver) retry(rest []queued, blockers string) error {
-	if d.conn.TxStatus() != 'I' {
-		_ = d.exec(d.stmtCtx(), "ROLLBACK")
-	}
-	rest[0].attempt++
-	q := rest[0]
-	delay := backoff(d.retryDelay, q.attempt)
-	if blockers == "" {
-		blockers = "a transaction this user cannot see, or one that has ended"
-	}
-	d.log.Warn("migration waited longer than lock_timeout; retrying it whole", "file", q.p.file,
-		"retry", fmt.Sprintf("%d of %d", q.attempt, d.retries), "in", delay.Round(time.Millisecond), "blocked_by", blockers)
-	timer := time.NewTimer(delay)
-	select {
-	case <-d.ctx.Done():
-		timer.Stop()
-		d.failed = true
-		return fmt.Errorf("%w while waiting to retry %s; the database is at %s", ErrInterrupted, q.p.file, versionText(d.current))
-	case <-timer.C:
-	}
-	for _, q := range rest {
-		d.batch.add(q, true)
-	}
-	return d.flush()
-}
-
-// backoff is the wait before retry n (1-based): base doubled at each retry, with jitter between
-// half and all of it, so migrators behind the same blocker do not retry in step.
-func backoff(base time.Duration, n int) time.Duration {
-	d := base << min(n-1, 16)
-	return d/2 + rand.N(d/2+1)
-}
-
 // skip records a step another migrator made while this run waited.
 func (d *driver) skip(p *pendingMigrate) {
 	d.skipped++
 	d.log.Info("already applied by another migrator", "version", p.label.Version, "name", p.label.Name, "direction", p.dir)
-}
-
-// beginSingle opens the single transaction, holding the transaction-level lock, and reads the
-// version again under it.
-func (d *driver) beginSingle() error {
-	var text string
-	err := d.waitLock(func() (bool, error) {
-		rs, err := d.conn.Exec(d.stmtCtx(), fmt.Sprintf("BEGIN; %s SELECT pg_try_advisory_xact_lock(%d); SELECT %s", d.timeouts, d.lockKey, d.versionSQL())).ReadAll()
-		if err != nil {
-			if d.conn.TxStatus() != 'I' {
-				_ = d.exec(d.stmtCtx(), "ROLLBACK")
-			}
-			return false, poolerModeError(err)
-		}
-		n := len(rs)
-		if string(rs[n-2].Rows[0][0]) != "t" {
-			return false, d.exec(d.stmtCtx(), "ROLLBACK")
-		}
-		text = string(rs[n-1].Rows[0][0])
-		return true, nil
-	})
-	if err != nil {
-		return fmt.Errorf("begin the single transaction: %w", err)
-	}
-	d.inTx = true
-	actual, dirty := parseVersionText(text)
-	if dirty {
-		return migrate.ErrDirty{Version: actual}
-	}
-	if actual != d.current {
-		d.current, d.before = actual, actual
-	}
-	return nil
-}
-
-// failure reports a failed transactional migration; bodyResults are its body's statements that
-// completed.
-func (d *driver) failure(q queued, bodyResults []*pgconn.Result, err error) error {
-	p := q.p
-	d.failed = true
-	// The failed migration's transaction is left aborted behind the error (or, in single-
-	// transaction mode, open when the body ended it and began another).
-	if st := d.conn.TxStatus(); st == 'E' || (st == 'T' && !d.inTx) {
-		_ = d.exec(d.stmtCtx(), "ROLLBACK")
-	}
-	if committedInBody(bodyResults) {
-		return d.transactionControlError(p, q.version)
-	}
-	var me *MigrationError
-	switch {
-	case isGuardError(err):
-		// A ROLLBACK or ABORT threw the migration's work away, and what followed it went with
-		// the guard's error: nothing of the file is in the database.
-		me = &MigrationError{Direction: p.dir, SQLFailure: SQLFailure{File: p.file,
-			Message: "the file ends the transaction the tool runs it in (ROLLBACK or ABORT in it), or resets the tool's settings (RESET ALL)",
-			Hint:    "remove that statement: each file already runs in one transaction with its version row (the lint rule transaction-control reports it)"},
-			Version: d.current}
-	default:
-		me = sqlError(err, p.dir, p.file, p.body, q.bodyStart, d.current)
-		// A broken connection may have cut the batch off after the server ran more of it.
-		me.Unknown = me.SQLState == ""
-	}
-	if d.inTx {
-		me.Version, me.Unknown = d.before, false
-		me.Detail = strings.TrimPrefix(me.Detail+"; the whole single transaction was rolled back", "; ")
-	}
-	return me
 }
 
 // applied records a migration that is in the database: in the results, the progress, and in
@@ -810,9 +399,9 @@ func (d *driver) applied(p *pendingMigrate, version int, duration time.Duration)
 func (d *driver) begin(target int) error {
 	p := &pendingMigrate{target: target, started: time.Now(), dir: d.runDir}
 	v := target
-	p.from = int(d.src.previous(uint(target)))
+	p.from = int(d.src.Previous(uint(target)))
 	if p.dir == Down {
-		v = d.src.next(target)
+		v = int(d.src.Next(uint(max(target, 0))))
 		p.from = v
 	}
 	if p.from == 0 {
@@ -875,7 +464,7 @@ func (d *driver) Run(r io.Reader) error {
 	}
 	p.body = body
 	if i := invalidUTF8(body); i >= 0 {
-		return d.refuse(p, &SQLFailure{File: p.file, Line: 1 + bytes.Count(body[:i], []byte("\n")),
+		return d.refuse(p, &migfile.SQLFailure{File: p.file, Line: 1 + bytes.Count(body[:i], []byte("\n")),
 			Message: "the file is not valid UTF-8", Hint: "save it as UTF-8: SQL goes to PostgreSQL as UTF-8"})
 	}
 	if !p.noTx {
@@ -915,7 +504,7 @@ func (d *driver) Run(r io.Reader) error {
 
 // refuse reports a file that must not run at all. The migrations queued before it are fine:
 // they are applied first, unless the single transaction is to roll back anyway.
-func (d *driver) refuse(p *pendingMigrate, failure *SQLFailure) error {
+func (d *driver) refuse(p *pendingMigrate, failure *migfile.SQLFailure) error {
 	d.pending = nil
 	if !d.inTx {
 		if err := d.flush(); err != nil {
@@ -923,9 +512,9 @@ func (d *driver) refuse(p *pendingMigrate, failure *SQLFailure) error {
 		}
 	}
 	d.failed = true
-	me := &MigrationError{Direction: p.dir, SQLFailure: *failure, Version: d.current}
+	me := &MigrationError{Direction: p.dir, SQLFailure: *failure, Version: knownVersion(d.current)}
 	if d.inTx {
-		me.Version = d.before // the single transaction rolls back as a whole
+		me.Version = knownVersion(d.before) // the single transaction rolls back as a whole
 	}
 	return me
 }
@@ -953,114 +542,7 @@ func (d *driver) recoverCommand(p *pendingMigrate) string {
 	return fmt.Sprintf("%s did not take effect (if it built an index CONCURRENTLY, drop the INVALID index it left: see `\\d` in psql); then run `migrate force %d` and fix the file before retrying", p.file, max(d.current, 0))
 }
 
-// guardMessage identifies the guard's error: a failed cast of this text, which no file's own
-// statement would produce.
-const guardMessage = "visiona guard: the migration ended its own transaction"
-
-// guardEnd follows a migration's body where no version row is inserted after it (in single-
-// transaction mode, and reverting the first migration), and marks where the body's results end.
-// queue sets a transaction-local setting before the body, and it must still be there after it: a
-// COMMIT, ROLLBACK or END in the body ends the transaction the tool put the file in, resets the
-// setting, and the guard then fails, so nothing after it runs or commits. The lint reports such
-// statements before they run; this catches them wherever the lint was not run. A cast that fails
-// rather than a DO block: one plain statement, no PL/pgSQL to compile per migration.
-func guardEnd(version int) string {
-	return fmt.Sprintf("SELECT (CASE WHEN current_setting('visiona.migration', true) = '%[1]d' THEN '%[1]d' ELSE '%[2]s' || coalesce(current_setting('visiona.migration', true), '') END)::int AS %[3]s;",
-		version, guardMessage, bodyEndColumn)
-}
-
-// committedInBody reports whether a statement of the body committed (END is tagged COMMIT) or
-// prepared the tool's transaction: then part of the file may be in the database while its version
-// is not. A ROLLBACK or ABORT cannot leave anything behind (what follows it runs in an implicit
-// transaction that the failure rolls back), and ROLLBACK TO SAVEPOINT is tagged ROLLBACK too.
-func committedInBody(results []*pgconn.Result) bool {
-	for _, r := range results {
-		if tag := r.CommandTag.String(); tag == "COMMIT" || tag == "PREPARE TRANSACTION" {
-			return true
-		}
-	}
-	return false
-}
-
-func isGuardError(err error) bool {
-	var pgErr *pgconn.PgError
-	if !errors.As(err, &pgErr) {
-		return false
-	}
-	// guardEnd's failed cast, or the NULL that queue's version INSERT writes when the setting is gone.
-	return (pgErr.Code == "22P02" && strings.Contains(pgErr.Message, guardMessage)) ||
-		(pgErr.Code == "23502" && pgErr.TableName == VersionTable && pgErr.ColumnName == "version")
-}
-
-// transactionControlError marks the database dirty: what the body ran before its COMMIT may be
-// committed without its version row, and only a person can tell.
-func (d *driver) transactionControlError(p *pendingMigrate, version int) error {
-	me := &MigrationError{Direction: p.dir, SQLFailure: SQLFailure{File: p.file,
-		Message: "the file ends the transaction the tool runs it in (COMMIT, END or PREPARE TRANSACTION in it): statements before that point may be committed while the version was not recorded",
-		Hint:    "remove the transaction control: each file already runs in one transaction with its version row (the lint rule transaction-control reports it)"},
-		Version: version, Dirty: true,
-		Recover: fmt.Sprintf("check what of %s is in the database, undo it by hand, then run `migrate force %d`", p.file, max(d.current, 0))}
-	if d.inTx {
-		me.Detail = "in single-transaction mode that COMMIT also committed every migration of the run before this file, without their version rows (`migrate force` records them)"
-	}
-	// The mark goes in on its own: the body's COMMIT ended any transaction this run had open.
-	if err := d.exec(d.stmtCtx(), d.bookkeeping(version, true)); err != nil {
-		return errors.Join(me, fmt.Errorf("mark version %d dirty: %w", version, err))
-	}
-	return me
-}
-
-// timeoutSettings is the line that bounds each migration's waits: a migration stuck behind a long
-// transaction's lock would otherwise queue every other query on that table behind it.
-func timeoutSettings(lock, statement time.Duration) string {
-	if s := formatTimeouts(lock, statement, "SET LOCAL %s = %d; "); s != "" {
-		return s + "\n"
-	}
-	return ""
-}
-
-// timeoutConfigs is the same as set_config calls, each followed by a comma.
-func timeoutConfigs(lock, statement time.Duration) string {
-	return formatTimeouts(lock, statement, "set_config('%s', '%d', true), ")
-}
-
-// formatTimeouts writes format (a setting's name, its milliseconds) once per timeout that is set.
-func formatTimeouts(lock, statement time.Duration, format string) string {
-	var b strings.Builder
-	for _, t := range []struct {
-		name string
-		d    time.Duration
-	}{{"lock_timeout", lock}, {"statement_timeout", statement}} {
-		if t.d > 0 {
-			fmt.Fprintf(&b, format, t.name, t.d.Milliseconds())
-		}
-	}
-	return b.String()
-}
-
-// bookkeeping replaces the version row: one row, or none for no version, as golang-migrate keeps
-// it. DELETE rather than golang-migrate's TRUNCATE: TRUNCATE makes new files for the table and its
-// index on every migration (measured in bench/: about a quarter of up's time and 40% of down's)
-// and takes an exclusive lock that blocks anyone reading the version meanwhile.
-func (d *driver) bookkeeping(version int, dirty bool) string {
-	sql := "DELETE FROM " + d.table + ";"
-	if version >= 0 || (version == database.NilVersion && dirty) {
-		sql += fmt.Sprintf(" INSERT INTO %s (version, dirty) VALUES (%d, %t);", d.table, version, dirty)
-	}
-	return sql
-}
-
 // Drop is golang-migrate's "delete everything"; the tool resets databases its own way.
 func (d *driver) Drop() error {
 	return errors.New("drop is not offered through golang-migrate; use dbReset")
-}
-
-// AdvisoryLockKey is the lock migrators take on conn's database: golang-migrate's own id, so its
-// CLI and this tool exclude each other.
-func AdvisoryLockKey(ctx context.Context, conn *pgx.Conn) (int64, error) {
-	d, err := newDriver(ctx, conn, &Source{}, driverOptions{})
-	if err != nil {
-		return 0, err
-	}
-	return d.lockKey, nil
 }

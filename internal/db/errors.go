@@ -6,16 +6,16 @@ import (
 	"strings"
 	"time"
 
+	"github.com/golang-migrate/migrate/v4/database"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"visiona-backend/internal/migfile"
+	"visiona-backend/internal/postgres"
 )
 
 // Sentinel errors. Each typed error below unwraps to one of them, so callers can branch with
 // errors.Is and still get the details with errors.As.
 var (
-	// ErrInvalidSource: the migration files are not a valid set (LoadSource, New).
-	ErrInvalidSource = errors.New("invalid migrations")
-	// ErrConnect: the database cannot be reached or refuses us (every operation).
-	ErrConnect = errors.New("cannot connect")
 	// ErrMigrationFailed: a migration's SQL failed; see *MigrationError (Up, Down, Goto).
 	ErrMigrationFailed = errors.New("migration failed")
 	// ErrDirty: the database is marked dirty and the tool cannot know what ran; see *DirtyError.
@@ -26,8 +26,9 @@ var (
 	ErrDatabaseAhead = errors.New("database is ahead of the migration files")
 	// ErrUnknownVersion: goto or force named a version that has no file (Goto, Force).
 	ErrUnknownVersion = errors.New("no migration with that version")
-	// ErrInterrupted: the context was cancelled; the run stopped between two migrations.
-	ErrInterrupted = errors.New("interrupted")
+	// ErrInterrupted: the context was cancelled; the run stopped between two migrations, or
+	// while connecting. The same sentinel as postgres.ErrInterrupted.
+	ErrInterrupted = postgres.ErrInterrupted
 	// ErrInvalidArgument: a caller passed a value the operation cannot take.
 	ErrInvalidArgument = errors.New("invalid argument")
 	// ErrPooler: the connection goes through a pooler that cannot run what was asked (statement
@@ -48,77 +49,12 @@ func (e *PoolerError) Error() string { return e.Reason }
 
 func (e *PoolerError) Unwrap() error { return ErrPooler }
 
-// SourceError names the migration file that makes the set invalid.
-type SourceError struct {
-	File   string // empty when the directory itself is the problem
-	Reason string
-}
-
-func (e *SourceError) Error() string {
-	if e.File == "" {
-		return "migrations: " + e.Reason
-	}
-	return fmt.Sprintf("migrations/%s: %s", e.File, e.Reason)
-}
-
-func (e *SourceError) Unwrap() error { return ErrInvalidSource }
-
-// ConnectError says why the database could not be used, for the safe target only.
-type ConnectError struct {
-	Target string // SafeTarget: never a password
-	Reason string // one line, already stripped of connection details
-	Hint   string
-	Err    error // the driver's error, for errors.As; its text is never shown
-}
-
-func (e *ConnectError) Error() string {
-	return fmt.Sprintf("cannot connect to %s: %s; %s", e.Target, e.Reason, e.Hint)
-}
-
-func (e *ConnectError) Unwrap() []error { return []error{ErrConnect, e.Err} }
-
-// SQLFailure is where and why PostgreSQL rejected the SQL of a file (a migration or a seed).
-type SQLFailure struct {
-	File     string
-	Line     int // 0 when PostgreSQL gave no position
-	Column   int
-	SQLState string
-	Message  string
-	Detail   string
-	Hint     string
-}
-
-// describe renders "<where>:line:col: ERROR message (SQLSTATE x); detail; hint: ...".
-func (f SQLFailure) describe(where string) string {
-	var b strings.Builder
-	b.WriteString(where)
-	if f.Line > 0 {
-		fmt.Fprintf(&b, ":%d", f.Line)
-		if f.Column > 0 {
-			fmt.Fprintf(&b, ":%d", f.Column)
-		}
-	}
-	b.WriteString(": ")
-	if f.SQLState != "" {
-		fmt.Fprintf(&b, "ERROR %s (SQLSTATE %s)", f.Message, f.SQLState)
-	} else {
-		b.WriteString(f.Message)
-	}
-	if f.Detail != "" {
-		b.WriteString("; " + f.Detail)
-	}
-	if f.Hint != "" {
-		b.WriteString("; hint: " + f.Hint)
-	}
-	return b.String()
-}
-
 // MigrationError is a migration whose SQL failed. The database was left at Version, clean, unless
 // Dirty says otherwise (a no-transaction file).
 type MigrationError struct {
 	Direction Direction
-	SQLFailure
-	Version int  // where the database is now (-1: no version)
+	migfile.SQLFailure
+	Version uint // where the database is now (0: no version)
 	Dirty   bool // only for a no-transaction file
 	// Unknown: the connection broke while a batch ran, so the database may be past Version.
 	Unknown bool
@@ -127,10 +63,10 @@ type MigrationError struct {
 }
 
 func (e *MigrationError) Error() string {
-	s := e.describe("migrations/" + e.File)
+	s := e.Describe("migrations/" + e.File)
 	if e.Dirty {
 		at := fmt.Sprintf("version %d", e.Version)
-		if e.Version < 0 { // a failed revert of the first migration
+		if e.Version == 0 { // a failed revert of the first migration
 			at = "no version"
 		}
 		return s + fmt.Sprintf("; the database is marked dirty at %s: %s", at, e.Recover)
@@ -138,10 +74,10 @@ func (e *MigrationError) Error() string {
 	if e.Unknown {
 		// A server restart or failover in the middle of a run: each migration is one
 		// transaction, so none is half applied, and a rerun starts from wherever the server got to.
-		return s + "; the last version known committed is " + strings.TrimPrefix(versionText(e.Version), "version ") +
+		return s + "; the last version known committed is " + strings.TrimPrefix(versionText(int(e.Version)), "version ") +
 			" (the server may have committed more before the connection broke); nothing is half applied: run the command again to resume"
 	}
-	return s + "; nothing of it was applied, the database is still at " + versionText(e.Version)
+	return s + "; nothing of it was applied, the database is still at " + versionText(int(e.Version))
 }
 
 func (e *MigrationError) Unwrap() []error {
@@ -151,15 +87,36 @@ func (e *MigrationError) Unwrap() []error {
 	return []error{ErrMigrationFailed, e.Err}
 }
 
+// PartialError is a run of Up, Down, DownAll or Goto that stopped with an error once it had
+// reached its migrations. Applied are the migrations it committed, in order (the same Results the
+// call returns beside the error; none when a single transaction rolled back); Failed is the
+// migration whose file failed, nil when the run stopped between migrations or the failure is not
+// one file's (a lock, an interrupt, the single transaction's COMMIT). Its text is Err's, and it
+// unwraps to Err, so errors.Is and errors.As reach the cause.
+type PartialError struct {
+	Applied []Result
+	Failed  *Result
+	Err     error
+}
+
+func (e *PartialError) Error() string { return e.Err.Error() }
+
+func (e *PartialError) Unwrap() error { return e.Err }
+
 // DirtyError is a database marked dirty by a run the tool cannot account for: a no-transaction file
 // that failed, or a run of another tool that was killed mid-migration.
 type DirtyError struct {
-	Version int
+	Version uint // 0: no version, the revert of the first migration was interrupted
 	Recover string
 }
 
 func (e *DirtyError) Error() string {
-	return fmt.Sprintf("database is dirty at version %d: a migration was interrupted outside a transaction, so only a person can tell what ran; %s", e.Version, e.Recover)
+	// For no version the row golang-migrate keeps holds -1, and the message names the row as it is.
+	v := int(e.Version)
+	if v == 0 {
+		v = database.NilVersion
+	}
+	return fmt.Sprintf("database is dirty at version %d: a migration was interrupted outside a transaction, so only a person can tell what ran; %s", v, e.Recover)
 }
 
 func (e *DirtyError) Unwrap() error { return ErrDirty }
@@ -246,8 +203,13 @@ func (e *AheadError) Unwrap() error { return ErrDatabaseAhead }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
+// knownVersion is golang-migrate's version (NilVersion, -1, for none) as this package reports
+// versions: 0 for none.
+func knownVersion(v int) uint { return uint(max(v, 0)) }
+
+// versionText names a version; none for 0 or golang-migrate's NilVersion.
 func versionText(v int) string {
-	if v < 0 {
+	if v <= 0 {
 		return "no version (empty)"
 	}
 	return fmt.Sprintf("version %d", v)
@@ -256,7 +218,7 @@ func versionText(v int) string {
 // sqlError turns a PostgreSQL error raised by body into a *MigrationError that points at the line.
 // offset is how many characters were sent before body in the same query.
 func sqlError(err error, dir Direction, file string, body []byte, offset, version int) *MigrationError {
-	me := &MigrationError{Direction: dir, SQLFailure: SQLFailure{File: file, Message: "the statement failed"}, Version: version, Err: err}
+	me := &MigrationError{Direction: dir, SQLFailure: migfile.SQLFailure{File: file, Message: "the statement failed"}, Version: knownVersion(version), Err: err}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
 		me.SQLState, me.Message, me.Detail, me.Hint = pgErr.Code, pgErr.Message, pgErr.Detail, pgErr.Hint
@@ -265,7 +227,7 @@ func sqlError(err error, dir Direction, file string, body []byte, offset, versio
 			me.Detail = strings.TrimPrefix(me.Detail+"; at "+oneLine(pgErr.Where), "; ")
 		}
 		if pos := int(pgErr.Position) - offset; pos > 0 {
-			me.Line, me.Column = lineColumn(body, pos)
+			me.Line, me.Column = migfile.LineColumn(body, pos)
 		}
 		switch pgErr.Code {
 		case "55P03": // lock_not_available, from lock_timeout
@@ -279,27 +241,6 @@ func sqlError(err error, dir Direction, file string, body []byte, offset, versio
 		me.Message = lostConnectionMessage(err)
 	}
 	return me
-}
-
-// lineColumn maps PostgreSQL's 1-based character position to a line and column of body; a
-// position past the body maps to the body's end.
-func lineColumn(body []byte, pos int) (line, col int) {
-	runes := []rune(string(body))
-	if len(runes) == 0 {
-		return 0, 0
-	}
-	// Past the body is the tool's own statements: the body left a statement or a quote open, and
-	// the end of the file is where to look.
-	pos = min(pos, len(runes))
-	line, col = 1, 1
-	for _, r := range runes[:pos-1] {
-		if r == '\n' {
-			line, col = line+1, 1
-		} else {
-			col++
-		}
-	}
-	return line, col
 }
 
 // lostConnectionMessage describes a non-SQL failure (the connection broke) without its details,

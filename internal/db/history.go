@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
+	"visiona-backend/internal/migfile"
 )
 
 // HistoryTable is our record of what is applied, beside golang-migrate's one-row version table:
@@ -49,12 +50,12 @@ const serverDuration = "1000 * (extract(epoch FROM clock_timestamp())::float8 - 
 
 // historyUpSQL records m as applied, in the migration's own transaction; durationMS is an
 // SQL expression for its duration in milliseconds.
-func (d *driver) historyUpSQL(m Migration, durationMS string) string {
+func (d *driver) historyUpSQL(m migfile.Migration, durationMS string) string {
 	return d.historyUpRowsSQL(historyUpRow(m, durationMS))
 }
 
 // historyUpRow is one row of historyUpRowsSQL.
-func historyUpRow(m Migration, durationMS string) string {
+func historyUpRow(m migfile.Migration, durationMS string) string {
 	return fmt.Sprintf("(%d, %s, %s, %s)", m.Version, sqlLiteral(m.Name), sqlLiteral(m.Checksum()), durationMS)
 }
 
@@ -86,7 +87,7 @@ func millis(d time.Duration) string {
 func (d *driver) reconcileHistorySQL(version int) string {
 	sql := fmt.Sprintf("DELETE FROM %s WHERE version > %d;", d.history, version)
 	var rows []string
-	for _, m := range d.src.migrations {
+	for m := range d.src.All() {
 		if int(m.Version) <= version {
 			rows = append(rows, fmt.Sprintf("(%d, %s, %s, true)", m.Version, sqlLiteral(m.Name), sqlLiteral(m.Checksum())))
 		}
@@ -118,7 +119,7 @@ func (d *driver) reconcileHistory() error {
 		return nil // ahead of the files: Version reports it, and the history is not ours to fix
 	}
 	applied := 0
-	for _, m := range d.src.migrations {
+	for m := range d.src.All() {
 		if int(m.Version) <= version {
 			applied++
 		}

@@ -8,9 +8,16 @@ import (
 	"strings"
 	"time"
 
-	"github.com/golang-migrate/migrate/v4/database"
+	migratedb "github.com/golang-migrate/migrate/v4/database"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// Lock polling: start fast so a short-lived holder costs little, back off so a long one is cheap.
+const (
+	lockPollMin      = 10 * time.Millisecond
+	lockPollMax      = 500 * time.Millisecond
+	lockReportPeriod = 5 * time.Second
 )
 
 // The migration lock is golang-migrate's advisory lock id, so its CLI and this tool exclude each
@@ -28,6 +35,34 @@ import (
 //
 // A session that already holds the session lock takes the transaction-level one at once, so on a
 // direct connection the guard costs one statement per migration and never waits.
+
+// LockKey is the migration lock's id for a schema of a database: the id golang-migrate's
+// postgres and pgx drivers derive from the database, the schema and the version table, so their
+// CLI and this tool exclude each other.
+func LockKey(database, schema string) (int64, error) {
+	id, err := migratedb.GenerateAdvisoryLockId(database, schema, VersionTable)
+	if err != nil {
+		return 0, fmt.Errorf("derive the advisory lock id: %w", err)
+	}
+	key, err := strconv.ParseInt(id, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("derive the advisory lock id: %w", err)
+	}
+	return key, nil
+}
+
+// AdvisoryLockKey is the lock migrators take on conn's database and current schema (see LockKey).
+func AdvisoryLockKey(ctx context.Context, conn *pgx.Conn) (int64, error) {
+	rs, err := conn.PgConn().Exec(ctx, "SELECT current_database(), coalesce(current_schema(), '')").ReadAll()
+	if err != nil {
+		return 0, fmt.Errorf("read current database and schema: %w", err)
+	}
+	dbName, schema := string(rs[0].Rows[0][0]), string(rs[0].Rows[0][1])
+	if schema == "" {
+		return 0, fmt.Errorf("%w: the connection has no current schema (check the user's search_path)", ErrInvalidArgument)
+	}
+	return LockKey(dbName, schema)
+}
 
 // Texts of the guard's failed casts; no file's own statement produces them.
 const (
@@ -85,7 +120,7 @@ func parseVersionText(text string) (version int, dirty bool) {
 	text, dirty = strings.CutSuffix(text, " dirty")
 	v, err := strconv.Atoi(text)
 	if err != nil || v == 0 { // "none", or the stock CLI's `force 0`
-		return database.NilVersion, dirty
+		return migratedb.NilVersion, dirty
 	}
 	return v, dirty
 }
@@ -130,8 +165,8 @@ func (d *driver) Lock() error {
 			return err
 		}
 	}
-	if err == nil && d.targetOf != nil && !dirty {
-		if f := d.noTxOnPath(v, d.targetOf(v)); f != "" {
+	if err == nil && d.plan != nil && !dirty {
+		if f := d.plan.noTxFile(v); f != "" {
 			_ = d.exec(d.stmtCtx(), "ROLLBACK")
 			return poolerNoTxError(f)
 		}
@@ -212,9 +247,10 @@ func (d *driver) waitLock(try func() (bool, error)) error {
 	}
 }
 
-// lockHolderSQL finds the session holding our advisory lock, at session or transaction level. A
-// bigint key is stored in pg_locks as classid (high 32 bits) and objid (low 32 bits) with objsubid 1.
-func (d *driver) lockHolderSQL() string {
+// lockHolderSQL finds the session holding the advisory lock key, at session or transaction level.
+// A bigint key is stored in pg_locks as classid (high 32 bits) and objid (low 32 bits) with
+// objsubid 1.
+func lockHolderSQL(key int64) string {
 	return fmt.Sprintf(`SELECT a.pid, coalesce(a.application_name, ''), coalesce(host(a.client_addr), ''),
 	  coalesce(to_char(a.backend_start AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), ''), coalesce(a.state, ''),
 	  coalesce(to_char(a.state_change AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), ''),
@@ -222,12 +258,15 @@ func (d *driver) lockHolderSQL() string {
 	FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
 	WHERE l.locktype = 'advisory' AND l.granted AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
 	  AND l.classid::bigint = %d AND l.objid::bigint = %d AND l.objsubid = 1
-	LIMIT 1`, d.lockKey>>32, d.lockKey&0xffffffff)
+	LIMIT 1`, key>>32, key&0xffffffff)
 }
 
 // lockHolder finds the session holding our advisory lock; nil when none can be seen.
-func (d *driver) lockHolder() *LockHolder {
-	rs, err := d.conn.Exec(d.stmtCtx(), d.lockHolderSQL()).ReadAll()
+func (d *driver) lockHolder() *LockHolder { return readLockHolder(d.stmtCtx(), d.conn, d.lockKey) }
+
+// readLockHolder finds the session holding the advisory lock key; nil when none can be seen.
+func readLockHolder(ctx context.Context, conn *pgconn.PgConn, key int64) *LockHolder {
+	rs, err := conn.Exec(ctx, lockHolderSQL(key)).ReadAll()
 	if err != nil || len(rs) == 0 || len(rs[0].Rows) == 0 {
 		return nil
 	}
@@ -280,20 +319,6 @@ func settle(dir Direction, from, to, actual int) (run, skip bool) {
 func movedError(file string, from, actual int) error {
 	return fmt.Errorf("%w: %s was to start from %s, but another migrator has since moved the database to %s; nothing of it was applied: check `migrate status` and run the command again",
 		ErrMoved, file, versionText(from), versionText(actual))
-}
-
-// noTxOnPath is the first no-transaction file a run from one version to another would run.
-func (d *driver) noTxOnPath(from, to int) string {
-	for _, m := range d.src.migrations {
-		v := int(m.Version)
-		switch {
-		case to > from && v > from && v <= to && m.UpNoTx:
-			return m.UpFile
-		case to < from && v <= from && v > to && m.DownNoTx:
-			return m.DownFile
-		}
-	}
-	return ""
 }
 
 // poolerNoTxError refuses a no-transaction file through a pooler.

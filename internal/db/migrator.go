@@ -1,5 +1,7 @@
-// Package db is the one place that touches PostgreSQL for visionA's tooling: connections, the
-// Migrator that mage, cmd/migrate and the server's auto-migrate share, and the errors they report.
+// Package db is the migrator that mage, cmd/migrate and the server's auto-migrate share: it runs
+// the migration files (internal/migfile) through golang-migrate v4's engine with its own pgx
+// driver, keeps the version and history tables, resets local databases, and reports typed errors.
+// Connections come from internal/postgres.
 package db
 
 import (
@@ -8,7 +10,6 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
-	"slices"
 	"strings"
 	"time"
 
@@ -18,6 +19,8 @@ import (
 
 	"visiona-backend/internal/config"
 	"visiona-backend/internal/logger"
+	"visiona-backend/internal/migfile"
+	"visiona-backend/internal/postgres"
 )
 
 // Direction of a migration step.
@@ -85,14 +88,16 @@ type Status struct {
 type Migrator struct {
 	db          config.DB
 	fsys        fs.FS
-	src         *Source
+	src         *migfile.Source
 	log         *slog.Logger
 	lockTimeout time.Duration
-	timeouts    [2]time.Duration // lock_timeout and statement_timeout inside each migration
-	singleTx    bool
-	stepwise    bool
-	preflight   Preflight
-	onApplied   func(Result)
+	// PostgreSQL's lock_timeout and statement_timeout inside each migration; 0: none.
+	migrationLockTimeout time.Duration
+	statementTimeout     time.Duration
+	singleTx             bool
+	stepwise             bool
+	preflight            Preflight
+	onApplied            func(Result)
 }
 
 // Option configures a Migrator.
@@ -127,7 +132,7 @@ func WithMigrationTimeouts(lock, statement time.Duration) Option {
 		if lock < 0 || statement < 0 {
 			return fmt.Errorf("%w: migration timeouts must not be negative", ErrInvalidArgument)
 		}
-		m.timeouts = [2]time.Duration{lock, statement}
+		m.migrationLockTimeout, m.statementTimeout = lock, statement
 		return nil
 	}
 }
@@ -135,12 +140,15 @@ func WithMigrationTimeouts(lock, statement time.Duration) Option {
 // Preflight inspects a file about to run in a transaction. It may return the body to run instead
 // (same length and lines, so errors still point at the file), or a failure saying why the file
 // must not run at all; the database is then left as it is.
-type Preflight func(file string, body []byte) ([]byte, *SQLFailure)
+type Preflight func(file string, body []byte) ([]byte, *migfile.SQLFailure)
 
 // WithPreflight checks each transactional file just before it runs; internal/lint.PrepareFile is
 // the one the doors use, to keep transaction control out of the tool's transaction.
 func WithPreflight(p Preflight) Option {
 	return func(m *Migrator) error {
+		if p == nil {
+			return fmt.Errorf("%w: nil preflight", ErrInvalidArgument)
+		}
 		m.preflight = p
 		return nil
 	}
@@ -162,6 +170,9 @@ func WithSingleTransaction() Option {
 // migration: use WithStepwise where it must not be.
 func WithProgress(fn func(Result)) Option {
 	return func(m *Migrator) error {
+		if fn == nil {
+			return fmt.Errorf("%w: nil progress function", ErrInvalidArgument)
+		}
 		m.onApplied = fn
 		return nil
 	}
@@ -178,17 +189,17 @@ func WithStepwise() Option {
 }
 
 // New validates everything it can before touching the database: the configuration and every
-// migration file (see LoadSource).
+// migration file (see migfile.LoadSource).
 func New(dbcfg config.DB, fsys fs.FS, opts ...Option) (*Migrator, error) {
 	if err := dbcfg.Require(); err != nil {
 		return nil, err
 	}
-	src, err := LoadSource(fsys)
+	src, err := migfile.LoadSource(fsys)
 	if err != nil {
 		return nil, err
 	}
 	m := &Migrator{db: dbcfg, fsys: fsys, src: src, log: logger.Discard(), lockTimeout: dbcfg.LockTimeout,
-		timeouts: [2]time.Duration{dbcfg.MigrationLockTimeout, dbcfg.MigrationStatementTimeout}}
+		migrationLockTimeout: dbcfg.MigrationLockTimeout, statementTimeout: dbcfg.MigrationStatementTimeout}
 	if m.lockTimeout <= 0 {
 		m.lockTimeout = config.DefaultLockTimeout
 	}
@@ -205,24 +216,27 @@ func New(dbcfg config.DB, fsys fs.FS, opts ...Option) (*Migrator, error) {
 // (a test's in-memory set) is not checked; the repository's own set always has one, which
 // `migrate verify` and mage lint require.
 func (m *Migrator) verify() error {
-	if _, err := fs.Stat(m.fsys, SumFile); errors.Is(err, fs.ErrNotExist) {
+	if _, err := fs.Stat(m.fsys, migfile.SumFile); errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
-	return VerifySums(m.src, m.fsys)
+	return migfile.VerifySums(m.src, m.fsys)
 }
 
 // Verify checks the files against migrations.sum; a missing sum file is an error here.
-func (m *Migrator) Verify() error { return VerifySums(m.src, m.fsys) }
+func (m *Migrator) Verify() error { return migfile.VerifySums(m.src, m.fsys) }
 
 // Source is the validated migration set.
-func (m *Migrator) Source() *Source { return m.src }
+func (m *Migrator) Source() *migfile.Source { return m.src }
 
-// Up applies every pending migration.
+// Up applies every pending migration. It returns what it applied, in order; when it stops with an
+// error after applying some, or while applying one, the error is a *PartialError (see there) and
+// the Results are the same as its Applied.
 func (m *Migrator) Up(ctx context.Context) ([]Result, error) {
-	return m.run(ctx, fixed(int(m.src.Latest())), func(mg *migrate.Migrate) error { return mg.Up() })
+	return m.walk(ctx, &plan{src: m.src, up: true})
 }
 
 // Down reverts the last steps migrations; steps must be at least 1 and no more than are applied.
+// Results and errors are as Up's.
 func (m *Migrator) Down(ctx context.Context, steps int) ([]Result, error) {
 	if steps < 1 {
 		return nil, fmt.Errorf("%w: down needs a count of 1 or more, got %d", ErrInvalidArgument, steps)
@@ -235,20 +249,18 @@ func (m *Migrator) Down(ctx context.Context, steps int) ([]Result, error) {
 	if steps > applied {
 		return nil, fmt.Errorf("%w: down %d, but only %d migration(s) are applied; use down %d or down -all", ErrInvalidArgument, steps, applied, applied)
 	}
-	// The target counts from the version found under the lock: another migrator may have moved
-	// it since the check above.
-	target := func(current int) int {
-		return m.stepsBack(current, steps)
-	}
-	return m.run(ctx, target, func(mg *migrate.Migrate) error { return mg.Steps(-steps) })
+	// The plan counts from the version found under the lock: another migrator may have moved it
+	// since the check above.
+	return m.walk(ctx, &plan{src: m.src, back: steps})
 }
 
-// DownAll reverts every applied migration.
+// DownAll reverts every applied migration. Results and errors are as Up's.
 func (m *Migrator) DownAll(ctx context.Context) ([]Result, error) {
-	return m.run(ctx, fixed(database.NilVersion), func(mg *migrate.Migrate) error { return mg.Down() })
+	return m.walk(ctx, &plan{src: m.src, to: database.NilVersion})
 }
 
-// Goto migrates up or down to version v; 0 means no migration applied.
+// Goto migrates up or down to version v; 0 means no migration applied. Results and errors are as
+// Up's.
 func (m *Migrator) Goto(ctx context.Context, v uint) ([]Result, error) {
 	if v == 0 {
 		return m.DownAll(ctx)
@@ -256,28 +268,8 @@ func (m *Migrator) Goto(ctx context.Context, v uint) ([]Result, error) {
 	if _, ok := m.src.Find(v); !ok {
 		return nil, m.unknownVersion(v)
 	}
-	return m.run(ctx, fixed(int(v)), func(mg *migrate.Migrate) error { return mg.Migrate(v) })
+	return m.walk(ctx, &plan{src: m.src, to: int(v)})
 }
-
-// fixed is a target that does not depend on where the database is.
-func fixed(v int) func(int) int { return func(int) int { return v } }
-
-// stepsBack is the version steps migrations below current: NilVersion for none left, and
-// unreachableVersion when fewer than steps are applied (golang-migrate then stops short).
-func (m *Migrator) stepsBack(current, steps int) int {
-	migs := m.src.Migrations()
-	i := slices.IndexFunc(migs, func(mig Migration) bool { return int(mig.Version) == current })
-	switch {
-	case i < 0 || i+1 < steps:
-		return unreachableVersion
-	case i+1 == steps:
-		return database.NilVersion
-	}
-	return int(migs[i-steps].Version)
-}
-
-// unreachableVersion is no version a run can end at.
-const unreachableVersion = -2
 
 // Force records version v as applied and clean without running anything: the way out of a dirty
 // state once a person has checked the database. 0 records no version.
@@ -288,7 +280,7 @@ func (m *Migrator) Force(ctx context.Context, v uint) error {
 	} else if _, ok := m.src.Find(v); !ok {
 		return m.unknownVersion(v)
 	}
-	// No target: force runs no step, so there is no path to plan.
+	// Force runs no step, so there is no path to plan.
 	_, err := m.run(ctx, nil, func(mg *migrate.Migrate) error { return mg.Force(target) })
 	return err
 }
@@ -334,17 +326,17 @@ func (m *Migrator) versionInfo(v int, dirty bool) VersionInfo {
 	if dirty {
 		// A dirty version is one whose migration did not finish: it is not applied, and is what to
 		// recover from.
-		applied = m.appliedCount(m.src.previous(info.Version))
+		applied = m.appliedCount(m.src.Previous(info.Version))
 		info.Recover = m.dirtyRecovery(v)
 	}
-	info.Pending = len(m.src.migrations) - applied
+	info.Pending = m.src.Len() - applied
 	return info
 }
 
 // appliedCount is how many files are at or below version v.
 func (m *Migrator) appliedCount(v uint) int {
 	n := 0
-	for _, mig := range m.src.migrations {
+	for mig := range m.src.All() {
 		if mig.Version <= v {
 			n++
 		}
@@ -379,7 +371,7 @@ func (m *Migrator) Status(ctx context.Context) (Status, error) {
 				st.Unknown = append(st.Unknown, h)
 			}
 		}
-		for _, mig := range m.src.migrations {
+		for mig := range m.src.All() {
 			ms := MigrationStatus{Version: mig.Version, Name: mig.Name, Applied: mig.Version <= st.Version, Current: mig.Version == st.Version}
 			if ms.Current && st.Dirty {
 				ms.Applied = false
@@ -396,14 +388,14 @@ func (m *Migrator) Status(ctx context.Context) (Status, error) {
 }
 
 func (m *Migrator) withConn(ctx context.Context, fn func(*pgx.Conn, *driver) error) error {
-	conn, err := Connect(ctx, m.db)
+	conn, err := postgres.Connect(ctx, m.db)
 	if err != nil {
 		return err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	d, err := newDriver(ctx, conn, m.src, driverOptions{lockWait: m.lockTimeout, lockTimeout: m.timeouts[0], statementTimeout: m.timeouts[1], singleTransaction: m.singleTx, syncCommit: m.db.MigrationSyncCommit, stepwise: m.stepwise, preflight: m.preflight, log: m.log, onApplied: m.onApplied,
+	d, err := newDriver(ctx, conn, m.src, driverOptions{lockWait: m.lockTimeout, lockTimeout: m.migrationLockTimeout, statementTimeout: m.statementTimeout, singleTransaction: m.singleTx, syncCommit: m.db.MigrationSyncCommit, stepwise: m.stepwise, preflight: m.preflight, log: m.log, onApplied: m.onApplied,
 		retries: m.db.MigrationRetries, retryDelay: m.db.MigrationRetryDelay,
-		connect: func(ctx context.Context) (*pgx.Conn, error) { return Connect(ctx, m.db) }})
+		connect: func(ctx context.Context) (*pgx.Conn, error) { return postgres.Connect(ctx, m.db) }})
 	if err != nil {
 		return err
 	}
@@ -411,15 +403,18 @@ func (m *Migrator) withConn(ctx context.Context, fn func(*pgx.Conn, *driver) err
 	return fn(conn, d)
 }
 
-// run drives golang-migrate's engine with our driver and turns its outcome into our errors. target
-// is where op would leave the database, so an interrupt that came too late to matter is no error.
-func (m *Migrator) run(ctx context.Context, target func(current int) int, op func(*migrate.Migrate) error) ([]Result, error) {
+// walk takes the database along p.
+func (m *Migrator) walk(ctx context.Context, p *plan) ([]Result, error) { return m.run(ctx, p, p.walk) }
+
+// run drives golang-migrate's engine with our driver (op is the engine's call; p where it leads,
+// nil for force, which runs no step) and turns its outcome into our errors.
+func (m *Migrator) run(ctx context.Context, p *plan, op func(*migrate.Migrate) error) ([]Result, error) {
 	if err := m.verify(); err != nil {
 		return nil, err
 	}
 	var results []Result
 	err := m.withConn(ctx, func(_ *pgx.Conn, d *driver) error {
-		d.targetOf = target
+		d.plan = p
 		mg, err := migrate.NewWithInstance("visiona", sourceDriver{m.src}, "visiona-pgx", d)
 		if err != nil {
 			return fmt.Errorf("start golang-migrate: %w", err)
@@ -429,16 +424,35 @@ func (m *Migrator) run(ctx context.Context, target func(current int) int, op fun
 		stop := context.AfterFunc(ctx, func() { mg.GracefulStop <- true })
 		defer stop()
 		err = op(mg)
-		results = d.results
-		if d.singleTx && !d.committed {
-			results = nil // rolled back with the transaction
-		}
-		if d.commitErr != nil {
-			return d.commitErr
+		var commitErr error
+		if results, commitErr = d.outcome(); commitErr != nil {
+			return commitErr
 		}
 		return m.translate(ctx, err, d)
 	})
-	return results, err
+	return results, m.partial(results, err)
+}
+
+// partial wraps a run's error in a *PartialError when the run got as far as its migrations: some
+// were applied, or one failed.
+func (m *Migrator) partial(applied []Result, err error) error {
+	if err == nil {
+		return nil
+	}
+	var me *MigrationError
+	var failed *Result
+	if errors.As(err, &me) {
+		for mig := range m.src.All() {
+			if me.File == mig.UpFile || me.File == mig.DownFile {
+				failed = &Result{Version: mig.Version, Name: mig.Name, Direction: me.Direction}
+				break
+			}
+		}
+	}
+	if len(applied) == 0 && failed == nil {
+		return err
+	}
+	return &PartialError{Applied: applied, Failed: failed, Err: err}
 }
 
 func (m *Migrator) translate(ctx context.Context, err error, d *driver) error {
@@ -446,13 +460,13 @@ func (m *Migrator) translate(ctx context.Context, err error, d *driver) error {
 	var short migrate.ErrShortLimit
 	switch {
 	case err == nil || errors.Is(err, migrate.ErrNoChange):
-		if ctx.Err() != nil && d.current != d.target() {
+		if ctx.Err() != nil && !d.arrived() {
 			return fmt.Errorf("%w: stopped between migrations at %s; run the command again to continue", ErrInterrupted, versionText(d.current))
 		}
 		return nil
 	case errors.As(err, &dirty):
 		idx, _ := invalidIndexes(context.WithoutCancel(ctx), d.conn)
-		return &DirtyError{Version: dirty.Version, Recover: withIndexDrop(m.dirtyRecovery(dirty.Version), idx)}
+		return &DirtyError{Version: knownVersion(dirty.Version), Recover: withIndexDrop(m.dirtyRecovery(dirty.Version), idx)}
 	case errors.As(err, &short):
 		return fmt.Errorf("%w: %d fewer migrations than asked could be run; the database is at %s", ErrInvalidArgument, short.Short, versionText(d.current))
 	case errors.Is(err, migrate.ErrLockTimeout):
@@ -476,6 +490,6 @@ func (m *Migrator) dirtyRecovery(v int) string {
 	if !ok {
 		return "check the database by hand, then run `migrate force N` with the version it really is at"
 	}
-	prev := m.src.previous(mig.Version)
+	prev := m.src.Previous(mig.Version)
 	return fmt.Sprintf("if %s was being applied, undo what of it ran and run `migrate force %d`, then `migrate up`; if it was being reverted to, finish that down by hand and run `migrate force %d`", mig.UpFile, prev, mig.Version)
 }

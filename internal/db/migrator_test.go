@@ -25,6 +25,7 @@ import (
 	"visiona-backend/internal/config"
 	"visiona-backend/internal/db"
 	"visiona-backend/internal/lint"
+	"visiona-backend/internal/postgres"
 	"visiona-backend/internal/testenv"
 	"visiona-backend/migrations"
 )
@@ -69,7 +70,7 @@ func newMigrator(t *testing.T, cfg config.DB, fsys fstest.MapFS, opts ...db.Opti
 
 func connect(t *testing.T, cfg config.DB) *pgx.Conn {
 	t.Helper()
-	conn, err := db.Connect(context.Background(), cfg)
+	conn, err := postgres.Connect(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -760,11 +761,11 @@ func TestTransactionControlInAFile(t *testing.T) {
 		fsys fstest.MapFS
 		opts []db.Option
 		down bool
-		want int
+		want uint // 0: no version
 	}{
 		{"version row", tables(1, committing), nil, false, 2},
 		{"single transaction", tables(1, committing), []db.Option{db.WithSingleTransaction()}, false, 2},
-		{"first down", tables(1, map[string]string{"000001_t1.down.sql": "DROP TABLE t1;\nCOMMIT;\n"}), nil, true, -1},
+		{"first down", tables(1, map[string]string{"000001_t1.down.sql": "DROP TABLE t1;\nCOMMIT;\n"}), nil, true, 0},
 	} {
 		cfg := newDB(t)
 		m := newMigrator(t, cfg, c.fsys, c.opts...)
@@ -980,7 +981,7 @@ func TestBatches(t *testing.T) {
 	// The same run in single-transaction mode leaves nothing.
 	cfg = newDB(t)
 	m = newMigrator(t, cfg, set("CREATE TABLE t30 (id int);\nSELECT nope FROM t30;\n"), db.WithSingleTransaction())
-	if _, err := m.Up(ctx); !errors.As(err, &me) || me.Line != 2 || me.Version != -1 {
+	if _, err := m.Up(ctx); !errors.As(err, &me) || me.Line != 2 || me.Version != 0 {
 		t.Fatalf("single transaction: err = %v, want line 2 with nothing applied", err)
 	}
 	if tableExists(t, connect(t, cfg), "t1") {
@@ -1039,9 +1040,9 @@ func TestBatchEdges(t *testing.T) {
 		} {
 			cfg := newDB(t)
 			var opts []db.Option
-			want := 5
+			want := uint(5)
 			if single {
-				opts, want = []db.Option{db.WithSingleTransaction()}, -1
+				opts, want = []db.Option{db.WithSingleTransaction()}, 0
 			}
 			_, err := newMigrator(t, cfg, tables(8, map[string]string{"000006_t6.up.sql": body}), opts...).Up(ctx)
 			var me *db.MigrationError

@@ -17,6 +17,7 @@ import (
 
 	"visiona-backend/internal/config"
 	"visiona-backend/internal/db"
+	"visiona-backend/internal/postgres"
 	"visiona-backend/migrations"
 	"visiona-backend/testdata/seed"
 )
@@ -364,7 +365,7 @@ func TestResetSeedMayNotEndItsTransaction(t *testing.T) {
 func TestResetRejectsAnEmptySeedDirectoryBeforeConnecting(t *testing.T) {
 	cfg := config.DB{Host: "127.0.0.1", Port: 1, User: "u", Name: "n", SSLMode: "disable"}
 	_, err := db.Reset(context.Background(), cfg, migrations.FS, fstest.MapFS{"README.md": {Data: []byte("x")}})
-	if !errors.Is(err, db.ErrInvalidArgument) || errors.Is(err, db.ErrConnect) {
+	if !errors.Is(err, db.ErrInvalidArgument) || errors.Is(err, postgres.ErrUnavailable) {
 		t.Fatalf("err = %v, want ErrInvalidArgument before any connection", err)
 	}
 }

@@ -2,20 +2,19 @@ package db
 
 import (
 	"bytes"
-	"cmp"
 	"errors"
 	"io"
 	"io/fs"
-	"slices"
 
 	"github.com/golang-migrate/migrate/v4"
 	"github.com/golang-migrate/migrate/v4/source"
+	"visiona-backend/internal/migfile"
 )
 
-// sourceDriver serves golang-migrate's engine from a validated Source: the files were read and
-// checked once by LoadSource, so the engine gets the same bytes without parsing names or reading
+// sourceDriver serves golang-migrate's engine from a validated migfile.Source: the files were read and
+// checked once by migfile.LoadSource, so the engine gets the same bytes without parsing names or reading
 // files again (iofs would do both, per migration).
-type sourceDriver struct{ src *Source }
+type sourceDriver struct{ src *migfile.Source }
 
 var _ source.Driver = sourceDriver{}
 
@@ -29,48 +28,44 @@ func (s sourceDriver) Open(string) (source.Driver, error) {
 func (s sourceDriver) Close() error { return nil }
 
 func (s sourceDriver) First() (uint, error) {
-	if len(s.src.migrations) == 0 {
-		return 0, notExist("first")
+	if v := s.src.Next(0); v != 0 {
+		return v, nil
 	}
-	return s.src.migrations[0].Version, nil
+	return 0, notExist("first")
 }
 
 func (s sourceDriver) Prev(version uint) (uint, error) {
-	i, ok := s.index(version)
-	if !ok || i == 0 {
-		return 0, notExist("prev")
+	if _, ok := s.src.Find(version); ok {
+		if v := s.src.Previous(version); v != 0 {
+			return v, nil
+		}
 	}
-	return s.src.migrations[i-1].Version, nil
+	return 0, notExist("prev")
 }
 
 func (s sourceDriver) Next(version uint) (uint, error) {
-	i, ok := s.index(version)
-	if !ok || i == len(s.src.migrations)-1 {
-		return 0, notExist("next")
+	if _, ok := s.src.Find(version); ok {
+		if v := s.src.Next(version); v != 0 {
+			return v, nil
+		}
 	}
-	return s.src.migrations[i+1].Version, nil
+	return 0, notExist("next")
 }
 
 func (s sourceDriver) ReadUp(version uint) (io.ReadCloser, string, error) {
-	i, ok := s.index(version)
+	m, ok := s.src.Find(version)
 	if !ok {
 		return nil, "", notExist("read up")
 	}
-	m := s.src.migrations[i]
 	return io.NopCloser(bytes.NewReader(m.Up)), m.Name, nil
 }
 
 func (s sourceDriver) ReadDown(version uint) (io.ReadCloser, string, error) {
-	i, ok := s.index(version)
+	m, ok := s.src.Find(version)
 	if !ok {
 		return nil, "", notExist("read down")
 	}
-	m := s.src.migrations[i]
 	return io.NopCloser(bytes.NewReader(m.Down)), m.Name, nil
-}
-
-func (s sourceDriver) index(version uint) (int, bool) {
-	return slices.BinarySearchFunc(s.src.migrations, version, func(m Migration, v uint) int { return cmp.Compare(m.Version, v) })
 }
 
 // engineBufferSize is what golang-migrate's read-ahead needs here: the bodies are already in

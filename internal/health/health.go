@@ -14,7 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
-	"visiona-backend/internal/db"
+	"visiona-backend/internal/postgres"
 )
 
 // DefaultTimeout bounds each ping: well under a load balancer's probe timeout.
@@ -82,7 +82,7 @@ func Check(ctx context.Context, pool *pgxpool.Pool, rdb redis.UniversalClient, o
 	var wg sync.WaitGroup
 	if pool != nil {
 		wg.Go(func() {
-			r.Postgres = ping(ctx, o.timeout, pool.Ping, func(err error) string { return db.MapError(err).Error() })
+			r.Postgres = ping(ctx, o.timeout, pool.Ping, func(err error) string { return postgres.MapError(err).Error() })
 		})
 	}
 	if rdb != nil {

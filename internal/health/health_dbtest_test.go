@@ -10,7 +10,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"visiona-backend/internal/config"
-	"visiona-backend/internal/db"
+	"visiona-backend/internal/postgres"
 	"visiona-backend/internal/testenv"
 )
 
@@ -19,7 +19,7 @@ func TestCheckRealServers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pool, err := db.NewPool(t.Context(), cfg)
+	pool, err := postgres.NewPool(t.Context(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

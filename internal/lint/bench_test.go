@@ -6,7 +6,7 @@ import (
 	"testing"
 	"testing/fstest"
 
-	"visiona-backend/internal/db"
+	"visiona-backend/internal/migfile"
 )
 
 // generatedHistory is a history of n migrations that grows the way real ones do: each creates a
@@ -91,7 +91,7 @@ func BenchmarkLint(b *testing.B) {
 				b.Fatal(err)
 			}
 			for b.Loop() {
-				src, err := db.LoadSource(fsys)
+				src, err := migfile.LoadSource(fsys)
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"strings"
 
-	"visiona-backend/internal/db"
+	"visiona-backend/internal/migfile"
 )
 
 // ConfigFile sits beside the migrations and holds the lint's settings for that history.
@@ -22,7 +22,7 @@ type Config struct {
 }
 
 // ReadConfig reads ConfigFile from fsys: `key = value` lines, blank lines and # comments. A
-// missing file is the zero Config. A malformed one is a *db.SourceError naming the line, the
+// missing file is the zero Config. A malformed one is a *migfile.SourceError naming the line, the
 // error every invalid file beside the migrations gives.
 func ReadConfig(fsys fs.FS) (Config, error) {
 	data, err := fs.ReadFile(fsys, ConfigFile)
@@ -30,7 +30,7 @@ func ReadConfig(fsys fs.FS) (Config, error) {
 		return Config{}, nil
 	}
 	if err != nil {
-		return Config{}, &db.SourceError{File: ConfigFile, Reason: fmt.Sprintf("cannot read: %v", err)}
+		return Config{}, &migfile.SourceError{File: ConfigFile, Reason: fmt.Sprintf("cannot read: %v", err)}
 	}
 	var cfg Config
 	sc := bufio.NewScanner(strings.NewReader(string(data)))
@@ -43,15 +43,15 @@ func ReadConfig(fsys fs.FS) (Config, error) {
 		key, value = strings.TrimSpace(key), strings.TrimSpace(value)
 		switch {
 		case !ok:
-			return Config{}, &db.SourceError{File: ConfigFile, Reason: fmt.Sprintf("line %d is not `key = value`: %q", n, line)}
+			return Config{}, &migfile.SourceError{File: ConfigFile, Reason: fmt.Sprintf("line %d is not `key = value`: %q", n, line)}
 		case key == "baseline":
 			v, err := strconv.ParseUint(value, 10, 63)
 			if err != nil {
-				return Config{}, &db.SourceError{File: ConfigFile, Reason: fmt.Sprintf("line %d: baseline %q is not a migration version (0 or more)", n, value)}
+				return Config{}, &migfile.SourceError{File: ConfigFile, Reason: fmt.Sprintf("line %d: baseline %q is not a migration version (0 or more)", n, value)}
 			}
 			cfg.Baseline = uint(v)
 		default:
-			return Config{}, &db.SourceError{File: ConfigFile, Reason: fmt.Sprintf("line %d: unknown setting %q; the one setting is baseline", n, key)}
+			return Config{}, &migfile.SourceError{File: ConfigFile, Reason: fmt.Sprintf("line %d: unknown setting %q; the one setting is baseline", n, key)}
 		}
 	}
 	return cfg, nil

@@ -9,7 +9,7 @@ import (
 
 	pg_query "github.com/pganalyze/pg_query_go/v6"
 
-	"visiona-backend/internal/db"
+	"visiona-backend/internal/migfile"
 )
 
 // suppressionPrefix starts a line comment that silences one rule in its statement;
@@ -19,7 +19,7 @@ const (
 	fileSuppressionPrefix = "lint:ignore-file"
 )
 
-const noTxMarker = db.NoTransactionMarker
+const noTxMarker = migfile.NoTransactionMarker
 
 // syntaxError is the parser's refusal: its message, and where (1-based, in characters).
 type syntaxError struct {

@@ -16,7 +16,7 @@ import (
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
-	"visiona-backend/internal/db"
+	"visiona-backend/internal/migfile"
 )
 
 // sampleFindings are findings of every severity, with characters the formats must escape.
@@ -248,7 +248,7 @@ func TestReadConfig(t *testing.T) {
 		"# ok\nbaselin = 9\n": `line 2: unknown setting "baselin"`,
 	} {
 		_, err := read(body)
-		var serr *db.SourceError
+		var serr *migfile.SourceError
 		if !errors.As(err, &serr) || !strings.Contains(err.Error(), "migrations/lint.conf: "+want) {
 			t.Errorf("%q: %v, want a SourceError with %q", body, err, want)
 		}

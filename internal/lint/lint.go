@@ -18,7 +18,7 @@ import (
 	"path/filepath"
 	"slices"
 
-	"visiona-backend/internal/db"
+	"visiona-backend/internal/migfile"
 )
 
 // Severity says whether a finding fails the lint (Error) or deserves a look (Warning).
@@ -93,7 +93,7 @@ func Target(v Version) Option { return func(o *options) { o.target = v } }
 //
 // SQL the parser rejects is a syntax-error finding, not an error: an error means the lint itself
 // could not run.
-func Check(src *db.Source, opts ...Option) ([]Finding, error) {
+func Check(src *migfile.Source, opts ...Option) ([]Finding, error) {
 	if src == nil {
 		return nil, errors.New("lint: no migration source")
 	}
@@ -126,7 +126,7 @@ func Check(src *db.Source, opts ...Option) ([]Finding, error) {
 // CheckDir loads the migrations in dir (strictly, as the migrator does) and lints them; each
 // Finding.File is dir/name, as written to the terminal.
 func CheckDir(dir string, opts ...Option) ([]Finding, error) {
-	src, err := db.LoadSource(os.DirFS(dir))
+	src, err := migfile.LoadSource(os.DirFS(dir))
 	if err != nil {
 		return nil, err
 	}

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"testing/fstest"
 
-	"visiona-backend/internal/db"
+	"visiona-backend/internal/migfile"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/lint/*/bad.golden from the current output")
@@ -29,7 +29,7 @@ func needParser(t *testing.T) {
 func checkFS(t *testing.T, fsys fstest.MapFS) []Finding {
 	t.Helper()
 	needParser(t)
-	src, err := db.LoadSource(fsys)
+	src, err := migfile.LoadSource(fsys)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,7 +43,7 @@ func checkFS(t *testing.T, fsys fstest.MapFS) []Finding {
 func checkDir(t *testing.T, dir string, opts ...Option) []Finding {
 	t.Helper()
 	needParser(t)
-	src, err := db.LoadSource(os.DirFS(dir))
+	src, err := migfile.LoadSource(os.DirFS(dir))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -361,7 +361,7 @@ func TestBaseline(t *testing.T) {
 		"000003_c.up.sql":   {Data: []byte("alter table t add column a int not null;\n")},
 		"000003_c.down.sql": {Data: []byte("alter table t drop column a;\n")},
 	}
-	src, err := db.LoadSource(fsys)
+	src, err := migfile.LoadSource(fsys)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -433,7 +433,7 @@ func TestTargetVersion(t *testing.T) {
 		"000004_d.up.sql":   {Data: []byte("alter table t add constraint t_s_nn not null s not valid;\n")},
 		"000004_d.down.sql": {Data: []byte("alter table t drop constraint t_s_nn;\n")},
 	}
-	src, err := db.LoadSource(fsys)
+	src, err := migfile.LoadSource(fsys)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,7 +3,7 @@ package lint
 import (
 	pg_query "github.com/pganalyze/pg_query_go/v6"
 
-	"visiona-backend/internal/db"
+	"visiona-backend/internal/migfile"
 )
 
 // PrepareFile is the migrator's preflight for a file about to run in a transaction (db.WithPreflight).
@@ -13,7 +13,7 @@ import (
 // line: run as is, a COMMIT would keep what came before it even if a later statement failed.
 // Without a parser (a build without cgo) the file comes back unchanged; the migrator's own guard
 // still refuses to record a migration that ended its transaction.
-func PrepareFile(name string, body []byte) ([]byte, *db.SQLFailure) {
+func PrepareFile(name string, body []byte) ([]byte, *migfile.SQLFailure) {
 	f, err := parseFile(name, body, true, false, Version{})
 	if err != nil || !f.parsed {
 		return body, nil // no parser, or a syntax error PostgreSQL will report with its position
@@ -50,7 +50,7 @@ func PrepareFile(name string, body []byte) ([]byte, *db.SQLFailure) {
 		offending = control[1] // the wrapper is fine; what is inside it is not
 	}
 	line, col := f.position(f.stmtStart(offending))
-	return nil, &db.SQLFailure{File: name, Line: line, Column: col,
+	return nil, &migfile.SQLFailure{File: name, Line: line, Column: col,
 		Message: "transaction control in a migration file: the tool runs each file in one transaction with its version row, and a COMMIT here would keep what ran before it even if a later statement failed",
 		Hint:    "remove it; a file wrapped whole in BEGIN ... COMMIT is fine"}
 }

@@ -20,7 +20,7 @@ import (
 	"golang.org/x/text/unicode/norm"
 
 	"visiona-backend/internal/cli"
-	"visiona-backend/internal/db"
+	"visiona-backend/internal/migfile"
 )
 
 // FuzzPasswordNeverPrinted: whatever the password, no output of any command (stdout, stderr,
@@ -139,8 +139,8 @@ func init() {
 	}
 	failing["000003_c.up.sql"] = &fstest.MapFile{Data: []byte("ALTER TABLE a ADD COLUMN n int;\nUPDATE a SET n = 1 / (id - id);\n")}
 	failing["000003_c.down.sql"] = &fstest.MapFile{Data: []byte("ALTER TABLE a DROP COLUMN n;\n")}
-	dirtying["000003_c.up.sql"] = &fstest.MapFile{Data: []byte(db.NoTransactionMarker + "\nCREATE INDEX CONCURRENTLY a_nope_idx ON a (nope);\n")}
-	dirtying["000003_c.down.sql"] = &fstest.MapFile{Data: []byte(db.NoTransactionMarker + "\nDROP INDEX CONCURRENTLY a_nope_idx;\n")}
+	dirtying["000003_c.up.sql"] = &fstest.MapFile{Data: []byte(migfile.NoTransactionMarker + "\nCREATE INDEX CONCURRENTLY a_nope_idx ON a (nope);\n")}
+	dirtying["000003_c.down.sql"] = &fstest.MapFile{Data: []byte(migfile.NoTransactionMarker + "\nDROP INDEX CONCURRENTLY a_nope_idx;\n")}
 	fuzzSets["failing"], fuzzSets["dirtying"] = failing, dirtying
 }
 

@@ -16,6 +16,7 @@ import (
 
 	"visiona-backend/internal/config"
 	"visiona-backend/internal/db"
+	"visiona-backend/internal/migfile"
 	"visiona-backend/internal/schema"
 )
 
@@ -65,7 +66,7 @@ func killSet() map[string]string {
 		}
 		marker := fmt.Sprintf("-- corpus %06d\n", v)
 		if slices.Contains(killNoTx, v) {
-			marker = db.NoTransactionMarker + "\n" + marker
+			marker = migfile.NoTransactionMarker + "\n" + marker
 		}
 		name := fmt.Sprintf("%06d_kill_%d", v, v)
 		files[name+".up.sql"], files[name+".down.sql"] = marker+up, marker+down
@@ -251,7 +252,7 @@ func killPhase(t *testing.T, admin *pgx.Conn, app string) string {
 	}
 	if i := strings.Index(query, "-- corpus "); i >= 0 && len(query) >= i+16 {
 		v := query[i+10 : i+16]
-		if strings.Contains(query, db.NoTransactionMarker) {
+		if strings.Contains(query, migfile.NoTransactionMarker) {
 			return "running no-transaction file " + v
 		}
 		return "running a transactional migration"

@@ -21,6 +21,7 @@ import (
 
 	"visiona-backend/internal/config"
 	"visiona-backend/internal/db"
+	"visiona-backend/internal/postgres"
 	"visiona-backend/internal/schema"
 	"visiona-backend/internal/testenv"
 )
@@ -124,7 +125,7 @@ func connect(t testing.TB, cfg config.DB) *pgx.Conn {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	conn, err := db.Connect(ctx, cfg)
+	conn, err := postgres.Connect(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

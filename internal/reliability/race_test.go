@@ -13,7 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"visiona-backend/internal/config"
-	"visiona-backend/internal/db"
+	"visiona-backend/internal/migfile"
 )
 
 const (
@@ -34,8 +34,8 @@ func raceSet() map[string]string {
 			up = "CREATE TABLE race_log (version int NOT NULL, pid int NOT NULL, at timestamptz NOT NULL DEFAULT clock_timestamp());\n"
 			down = "DROP TABLE race_log;\n"
 		case v == raceNoTx:
-			up = db.NoTransactionMarker + "\nCREATE INDEX CONCURRENTLY race_log_version_idx ON race_log (version);\n"
-			down = db.NoTransactionMarker + "\nDROP INDEX CONCURRENTLY race_log_version_idx;\n"
+			up = migfile.NoTransactionMarker + "\nCREATE INDEX CONCURRENTLY race_log_version_idx ON race_log (version);\n"
+			down = migfile.NoTransactionMarker + "\nDROP INDEX CONCURRENTLY race_log_version_idx;\n"
 		case v%4 == 0:
 			up = fmt.Sprintf("CREATE TABLE race_t%[1]d (id bigint PRIMARY KEY, v text NOT NULL DEFAULT '%[1]d');\n", v)
 			down = fmt.Sprintf("DROP TABLE race_t%d;\n", v)

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"visiona-backend/internal/config"
-	"visiona-backend/internal/db"
+	"visiona-backend/internal/postgres"
 )
 
 const restartMigrations = 300
@@ -84,7 +84,7 @@ func waitForServer(t testing.TB, cfg config.DB) {
 	deadline := time.Now().Add(60 * time.Second)
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		conn, err := db.Connect(ctx, cfg)
+		conn, err := postgres.Connect(ctx, cfg)
 		cancel()
 		if err == nil {
 			conn.Close(context.Background())

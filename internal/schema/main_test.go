@@ -9,6 +9,7 @@ import (
 
 	"visiona-backend/internal/config"
 	"visiona-backend/internal/db"
+	"visiona-backend/internal/postgres"
 	"visiona-backend/internal/schema"
 	"visiona-backend/internal/testenv"
 	"visiona-backend/migrations"
@@ -35,7 +36,7 @@ func newDB(t testing.TB) config.DB {
 
 func connect(t testing.TB, cfg config.DB) *pgx.Conn {
 	t.Helper()
-	conn, err := db.Connect(context.Background(), cfg)
+	conn, err := postgres.Connect(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

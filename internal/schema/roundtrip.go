@@ -12,6 +12,8 @@ import (
 
 	"visiona-backend/internal/config"
 	"visiona-backend/internal/db"
+	"visiona-backend/internal/migfile"
+	"visiona-backend/internal/postgres"
 )
 
 // RoundTripOption configures RoundTrip.
@@ -231,7 +233,7 @@ func RoundTrip(ctx context.Context, cfg config.DB, fsys fs.FS, opts ...RoundTrip
 			return nil, fmt.Errorf("migrate to %d, where the proof starts: %w", rc.from, err)
 		}
 	}
-	conn, err := db.Connect(ctx, cfg)
+	conn, err := postgres.Connect(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -248,7 +250,7 @@ func RoundTrip(ctx context.Context, cfg config.DB, fsys fs.FS, opts ...RoundTrip
 			return
 		}
 		if conn.IsClosed() {
-			other, cerr := db.Connect(context.WithoutCancel(ctx), cfg)
+			other, cerr := postgres.Connect(context.WithoutCancel(ctx), cfg)
 			if cerr != nil {
 				err = errors.Join(err, fmt.Errorf("remove the DDL log: %w", cerr))
 				return
@@ -307,7 +309,7 @@ type walk struct {
 	ctx    context.Context // the caller's: snapshots still run while a phase is being stopped
 	rc     *roundTripConfig
 	tr     *tracker
-	src    *db.Source
+	src    *migfile.Source
 	report *RoundTripReport
 
 	phase   Phase

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"visiona-backend/internal/db"
+	"visiona-backend/internal/migfile"
 	"visiona-backend/internal/schema"
 	"visiona-backend/migrations"
 )
@@ -50,7 +51,7 @@ func TestRoundTripMigrations(t *testing.T) {
 		}
 		t.Fatal(err)
 	}
-	src, err := db.LoadSource(migrations.FS)
+	src, err := migfile.LoadSource(migrations.FS)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"visiona-backend/internal/db"
+	"visiona-backend/internal/postgres"
 )
 
 // opener returns stores on a fresh or shared backend, with opts applied.
@@ -214,7 +214,7 @@ func testUsersDuplicateEmail(t *testing.T, open opener) {
 	_, err := f.Users.Create(f.ctx, NewUser{Email: email, PasswordHash: "h"})
 	noErr(t, err)
 	_, err = f.Users.Create(f.ctx, NewUser{Email: strings.ToUpper(email), PasswordHash: "h"})
-	wantErr(t, err, db.ErrConflict, "create user: conflict: a user with that email already exists")
+	wantErr(t, err, postgres.ErrConflict, "create user: conflict: a user with that email already exists")
 	var se *Error
 	if !errors.As(err, &se) || se.Msg != msgEmailTaken {
 		t.Fatalf("error %v is not a *store.Error with Msg %q", err, msgEmailTaken)
@@ -225,18 +225,18 @@ func testUsersInvalidEmail(t *testing.T, open opener) {
 	f := newFixture(t, open)
 	for _, email := range []string{"nobody", "@example.com", ""} {
 		_, err := f.Users.Create(f.ctx, NewUser{Email: email, PasswordHash: "h"})
-		wantErr(t, err, db.ErrCheck, "create user: invalid value: the email must contain @ after its first character")
+		wantErr(t, err, postgres.ErrCheck, "create user: invalid value: the email must contain @ after its first character")
 	}
 }
 
 func testUsersNotFound(t *testing.T, open opener) {
 	f := newFixture(t, open)
 	_, err := f.Users.Get(f.ctx, missingID)
-	wantErr(t, err, db.ErrNotFound, "get user: not found: no such user")
+	wantErr(t, err, postgres.ErrNotFound, "get user: not found: no such user")
 	_, err = f.Users.Get(f.ctx, "not-a-uuid")
-	wantErr(t, err, db.ErrNotFound, "get user: not found: no such user")
+	wantErr(t, err, postgres.ErrNotFound, "get user: not found: no such user")
 	_, err = f.Users.GetByEmail(f.ctx, unique("nobody")+"@example.com")
-	wantErr(t, err, db.ErrNotFound, "get user by email: not found: no such user")
+	wantErr(t, err, postgres.ErrNotFound, "get user by email: not found: no such user")
 }
 
 // ---- models ----
@@ -324,9 +324,9 @@ func testModelsSoftDeleteFreesName(t *testing.T, open opener) {
 	old := f.model(in)
 	noErr(t, f.Models.SoftDelete(f.ctx, old.ID))
 	_, err := f.Models.Get(f.ctx, old.ID)
-	wantErr(t, err, db.ErrNotFound, "get model: not found: no such model")
-	wantErr(t, f.Models.SoftDelete(f.ctx, old.ID), db.ErrNotFound, "delete model: not found: no such model")
-	wantErr(t, f.Models.SoftDelete(f.ctx, "nope"), db.ErrNotFound, "")
+	wantErr(t, err, postgres.ErrNotFound, "get model: not found: no such model")
+	wantErr(t, f.Models.SoftDelete(f.ctx, old.ID), postgres.ErrNotFound, "delete model: not found: no such model")
+	wantErr(t, f.Models.SoftDelete(f.ctx, "nope"), postgres.ErrNotFound, "")
 
 	f.clock.Advance(time.Minute)
 	time.Sleep(2 * time.Millisecond)
@@ -399,13 +399,13 @@ func testModelsErrors(t *testing.T, open opener) {
 	f := newFixture(t, open)
 	owner := f.user()
 	_, err := f.Models.Upsert(f.ctx, ModelInput{OwnerID: missingID, Name: "n", TargetChip: "c", Source: SourceUpload, FAAObjectKey: "k"})
-	wantErr(t, err, db.ErrForeignKey, "upsert model: foreign key violation: the owner does not exist")
+	wantErr(t, err, postgres.ErrForeignKey, "upsert model: foreign key violation: the owner does not exist")
 	_, err = f.Models.Upsert(f.ctx, ModelInput{OwnerID: "garbage", Name: "n", TargetChip: "c", Source: SourceUpload, FAAObjectKey: "k"})
-	wantErr(t, err, db.ErrForeignKey, "upsert model: foreign key violation: the owner does not exist")
+	wantErr(t, err, postgres.ErrForeignKey, "upsert model: foreign key violation: the owner does not exist")
 	_, err = f.Models.Upsert(f.ctx, ModelInput{OwnerID: owner.ID, Name: "n", TargetChip: "c", Source: "torrent", FAAObjectKey: "k"})
-	wantErr(t, err, db.ErrCheck, "upsert model: invalid value: the source must be upload, import or builtin")
+	wantErr(t, err, postgres.ErrCheck, "upsert model: invalid value: the source must be upload, import or builtin")
 	_, err = f.Models.Get(f.ctx, missingID)
-	wantErr(t, err, db.ErrNotFound, "get model: not found: no such model")
+	wantErr(t, err, postgres.ErrNotFound, "get model: not found: no such model")
 }
 
 // ---- devices ----
@@ -426,9 +426,9 @@ func testDevicesRegister(t *testing.T, open opener) {
 		t.Fatalf("Get = %+v, want %+v", got, d)
 	}
 	_, err = f.Devices.Register(f.ctx, NewDevice{OwnerID: missingID, Serial: unique("SN-")})
-	wantErr(t, err, db.ErrForeignKey, "register device: foreign key violation: the owner does not exist")
+	wantErr(t, err, postgres.ErrForeignKey, "register device: foreign key violation: the owner does not exist")
 	_, err = f.Devices.Get(f.ctx, missingID)
-	wantErr(t, err, db.ErrNotFound, "get device: not found: no such device")
+	wantErr(t, err, postgres.ErrNotFound, "get device: not found: no such device")
 }
 
 func testDevicesSerialUnique(t *testing.T, open opener) {
@@ -438,7 +438,7 @@ func testDevicesSerialUnique(t *testing.T, open opener) {
 	first, err := f.Devices.Register(f.ctx, NewDevice{OwnerID: a.ID, Serial: serial})
 	noErr(t, err)
 	_, err = f.Devices.Register(f.ctx, NewDevice{OwnerID: b.ID, Serial: serial})
-	wantErr(t, err, db.ErrConflict, "register device: conflict: a device with that serial is already registered")
+	wantErr(t, err, postgres.ErrConflict, "register device: conflict: a device with that serial is already registered")
 
 	noErr(t, f.Devices.SoftDelete(f.ctx, first.ID))
 	again, err := f.Devices.Register(f.ctx, NewDevice{OwnerID: b.ID, Serial: serial})
@@ -447,7 +447,7 @@ func testDevicesSerialUnique(t *testing.T, open opener) {
 		t.Fatalf("re-registration reused the deleted device's id %s", first.ID)
 	}
 	_, err = f.Devices.Register(f.ctx, NewDevice{OwnerID: a.ID, Serial: serial})
-	wantErr(t, err, db.ErrConflict, "")
+	wantErr(t, err, postgres.ErrConflict, "")
 }
 
 func testDevicesStatesIndependent(t *testing.T, open opener) {
@@ -482,19 +482,19 @@ func testDevicesStatesIndependent(t *testing.T, open opener) {
 	}
 
 	_, err = f.Devices.SetLifecycleState(f.ctx, d.ID, "lost")
-	wantErr(t, err, db.ErrCheck, "set device lifecycle state: invalid value: the lifecycle state must be unpaired, pairing, paired or retired")
+	wantErr(t, err, postgres.ErrCheck, "set device lifecycle state: invalid value: the lifecycle state must be unpaired, pairing, paired or retired")
 	_, err = f.Devices.SetConnectionState(f.ctx, d.ID, "flaky")
-	wantErr(t, err, db.ErrCheck, "set device connection state: invalid value: the connection state must be online, offline or unknown")
+	wantErr(t, err, postgres.ErrCheck, "set device connection state: invalid value: the connection state must be online, offline or unknown")
 	_, err = f.Devices.SetLifecycleState(f.ctx, missingID, LifecyclePaired)
-	wantErr(t, err, db.ErrNotFound, "set device lifecycle state: not found: no such device")
+	wantErr(t, err, postgres.ErrNotFound, "set device lifecycle state: not found: no such device")
 	_, err = f.Devices.SetConnectionState(f.ctx, missingID, ConnectionOnline)
-	wantErr(t, err, db.ErrNotFound, "set device connection state: not found: no such device")
+	wantErr(t, err, postgres.ErrNotFound, "set device connection state: not found: no such device")
 
 	noErr(t, f.Devices.SoftDelete(f.ctx, d.ID))
 	_, err = f.Devices.SetConnectionState(f.ctx, d.ID, ConnectionOnline)
-	wantErr(t, err, db.ErrNotFound, "")
+	wantErr(t, err, postgres.ErrNotFound, "")
 	_, err = f.Devices.SetLifecycleState(f.ctx, d.ID, LifecyclePaired)
-	wantErr(t, err, db.ErrNotFound, "")
+	wantErr(t, err, postgres.ErrNotFound, "")
 }
 
 // deviceWithTokens is a device with a consumed pairing token, an outstanding one, and two
@@ -523,12 +523,12 @@ func (f *fixture) tokensUsable(d deviceWithTokens) (sessions int, pairingOutstan
 	for _, raw := range d.sessions {
 		if _, err := f.SessionTokens.Validate(f.ctx, raw); err == nil {
 			sessions++
-		} else if !errors.Is(err, db.ErrNotFound) {
+		} else if !errors.Is(err, postgres.ErrNotFound) {
 			f.t.Fatalf("validate: %v", err)
 		}
 	}
 	_, _, err := f.PairingTokens.Issue(f.ctx, d.ID, time.Hour)
-	return sessions, errors.Is(err, db.ErrConflict)
+	return sessions, errors.Is(err, postgres.ErrConflict)
 }
 
 func testDevicesSoftDeleteRevokes(t *testing.T, open opener) {
@@ -538,18 +538,18 @@ func testDevicesSoftDeleteRevokes(t *testing.T, open opener) {
 
 	noErr(t, f.Devices.SoftDelete(f.ctx, d.ID))
 	_, err := f.Devices.Get(f.ctx, d.ID)
-	wantErr(t, err, db.ErrNotFound, "")
+	wantErr(t, err, postgres.ErrNotFound, "")
 	_, err = f.PairingTokens.Consume(f.ctx, d.outstanding)
-	wantErr(t, err, db.ErrNotFound, "consume pairing token: not found: no valid token")
+	wantErr(t, err, postgres.ErrNotFound, "consume pairing token: not found: no valid token")
 	for _, raw := range d.sessions {
 		_, err := f.SessionTokens.Validate(f.ctx, raw)
-		wantErr(t, err, db.ErrNotFound, "validate session token: not found: no valid token")
+		wantErr(t, err, postgres.ErrNotFound, "validate session token: not found: no valid token")
 	}
 	_, _, err = f.PairingTokens.Issue(f.ctx, d.ID, time.Hour)
-	wantErr(t, err, db.ErrNotFound, "issue pairing token: not found: no such device")
+	wantErr(t, err, postgres.ErrNotFound, "issue pairing token: not found: no such device")
 	_, _, err = f.SessionTokens.Issue(f.ctx, d.ID, time.Hour)
-	wantErr(t, err, db.ErrNotFound, "issue session token: not found: no such device")
-	wantErr(t, f.Devices.SoftDelete(f.ctx, d.ID), db.ErrNotFound, "delete device: not found: no such device")
+	wantErr(t, err, postgres.ErrNotFound, "issue session token: not found: no such device")
+	wantErr(t, f.Devices.SoftDelete(f.ctx, d.ID), postgres.ErrNotFound, "delete device: not found: no such device")
 
 	// The other device of the same owner keeps everything.
 	if n, outstanding := f.tokensUsable(other); n != 2 || !outstanding {
@@ -611,9 +611,9 @@ func testPairingConsumeOnce(t *testing.T, open opener) {
 		t.Fatalf("Consume = %s, want %s", got, d.ID)
 	}
 	_, err = f.PairingTokens.Consume(f.ctx, raw)
-	wantErr(t, err, db.ErrNotFound, "consume pairing token: not found: no valid token")
+	wantErr(t, err, postgres.ErrNotFound, "consume pairing token: not found: no valid token")
 	_, err = f.PairingTokens.Consume(f.ctx, "never-issued")
-	wantErr(t, err, db.ErrNotFound, "")
+	wantErr(t, err, postgres.ErrNotFound, "")
 }
 
 func testPairingOneOutstanding(t *testing.T, open opener) {
@@ -621,7 +621,7 @@ func testPairingOneOutstanding(t *testing.T, open opener) {
 	d := f.device(f.user())
 	first := f.pairing(d)
 	_, _, err := f.PairingTokens.Issue(f.ctx, d.ID, time.Hour)
-	wantErr(t, err, db.ErrConflict, "issue pairing token: conflict: the device already has an outstanding pairing token")
+	wantErr(t, err, postgres.ErrConflict, "issue pairing token: conflict: the device already has an outstanding pairing token")
 	noErr(t, f.PairingTokens.Revoke(f.ctx, first))
 	second := f.pairing(d) // revoked: no longer outstanding
 	_, err = f.PairingTokens.Consume(f.ctx, second)
@@ -644,8 +644,8 @@ func testPairingExpiry(t *testing.T, open opener) {
 	noErr(t, err)
 	f.clock.Advance(time.Microsecond) // now == expires_at: expired
 	_, err = f.PairingTokens.Consume(f.ctx, rawLate)
-	wantErr(t, err, db.ErrNotFound, "consume pairing token: not found: no valid token")
-	wantErr(t, f.PairingTokens.Revoke(f.ctx, rawLate), db.ErrNotFound, "revoke pairing token: not found: no valid token")
+	wantErr(t, err, postgres.ErrNotFound, "consume pairing token: not found: no valid token")
+	wantErr(t, f.PairingTokens.Revoke(f.ctx, rawLate), postgres.ErrNotFound, "revoke pairing token: not found: no valid token")
 }
 
 func testPairingRevoke(t *testing.T, open opener) {
@@ -654,13 +654,13 @@ func testPairingRevoke(t *testing.T, open opener) {
 	raw := f.pairing(d)
 	noErr(t, f.PairingTokens.Revoke(f.ctx, raw))
 	_, err := f.PairingTokens.Consume(f.ctx, raw)
-	wantErr(t, err, db.ErrNotFound, "")
-	wantErr(t, f.PairingTokens.Revoke(f.ctx, raw), db.ErrNotFound, "revoke pairing token: not found: no valid token")
-	wantErr(t, f.PairingTokens.Revoke(f.ctx, "never-issued"), db.ErrNotFound, "")
+	wantErr(t, err, postgres.ErrNotFound, "")
+	wantErr(t, f.PairingTokens.Revoke(f.ctx, raw), postgres.ErrNotFound, "revoke pairing token: not found: no valid token")
+	wantErr(t, f.PairingTokens.Revoke(f.ctx, "never-issued"), postgres.ErrNotFound, "")
 	consumed := f.pairing(d)
 	_, err = f.PairingTokens.Consume(f.ctx, consumed)
 	noErr(t, err)
-	wantErr(t, f.PairingTokens.Revoke(f.ctx, consumed), db.ErrNotFound, "")
+	wantErr(t, f.PairingTokens.Revoke(f.ctx, consumed), postgres.ErrNotFound, "")
 }
 
 // testPairingConcurrentConsume: of 20 simultaneous attempts with one token exactly one wins.
@@ -688,7 +688,7 @@ func testPairingConcurrentConsume(t *testing.T, open opener) {
 		switch {
 		case err == nil && ids[i] == d.ID:
 			wins++
-		case errors.Is(err, db.ErrNotFound):
+		case errors.Is(err, postgres.ErrNotFound):
 		default:
 			t.Errorf("attempt %d: device %q, error %v", i, ids[i], err)
 		}
@@ -725,7 +725,7 @@ func testSessionValidate(t *testing.T, open opener) {
 		t.Fatalf("LastUsedAt = %v, want %v", tok.LastUsedAt, f.clock.Now())
 	}
 	_, err = f.SessionTokens.Validate(f.ctx, "never-issued")
-	wantErr(t, err, db.ErrNotFound, "validate session token: not found: no valid token")
+	wantErr(t, err, postgres.ErrNotFound, "validate session token: not found: no valid token")
 }
 
 func testSessionExpiryAndRevoke(t *testing.T, open opener) {
@@ -736,27 +736,27 @@ func testSessionExpiryAndRevoke(t *testing.T, open opener) {
 	long := f.session(d)
 	f.clock.Advance(time.Minute)
 	_, err = f.SessionTokens.Validate(f.ctx, short)
-	wantErr(t, err, db.ErrNotFound, "")
-	wantErr(t, f.SessionTokens.Revoke(f.ctx, short), db.ErrNotFound, "revoke session token: not found: no valid token")
+	wantErr(t, err, postgres.ErrNotFound, "")
+	wantErr(t, f.SessionTokens.Revoke(f.ctx, short), postgres.ErrNotFound, "revoke session token: not found: no valid token")
 	_, err = f.SessionTokens.Validate(f.ctx, long)
 	noErr(t, err)
 	noErr(t, f.SessionTokens.Revoke(f.ctx, long))
 	_, err = f.SessionTokens.Validate(f.ctx, long)
-	wantErr(t, err, db.ErrNotFound, "")
-	wantErr(t, f.SessionTokens.Revoke(f.ctx, long), db.ErrNotFound, "")
+	wantErr(t, err, postgres.ErrNotFound, "")
+	wantErr(t, f.SessionTokens.Revoke(f.ctx, long), postgres.ErrNotFound, "")
 }
 
 func testTokensInvalidInput(t *testing.T, open opener) {
 	f := newFixture(t, open)
 	d := f.device(f.user())
 	_, _, err := f.PairingTokens.Issue(f.ctx, d.ID, 0)
-	wantErr(t, err, db.ErrCheck, "issue pairing token: invalid value: the token lifetime must be at least a microsecond")
+	wantErr(t, err, postgres.ErrCheck, "issue pairing token: invalid value: the token lifetime must be at least a microsecond")
 	_, _, err = f.SessionTokens.Issue(f.ctx, d.ID, -time.Second)
-	wantErr(t, err, db.ErrCheck, "issue session token: invalid value: the token lifetime must be at least a microsecond")
+	wantErr(t, err, postgres.ErrCheck, "issue session token: invalid value: the token lifetime must be at least a microsecond")
 	_, _, err = f.PairingTokens.Issue(f.ctx, missingID, time.Hour)
-	wantErr(t, err, db.ErrNotFound, "issue pairing token: not found: no such device")
+	wantErr(t, err, postgres.ErrNotFound, "issue pairing token: not found: no such device")
 	_, _, err = f.SessionTokens.Issue(f.ctx, "not-a-uuid", time.Hour)
-	wantErr(t, err, db.ErrNotFound, "issue session token: not found: no such device")
+	wantErr(t, err, postgres.ErrNotFound, "issue session token: not found: no such device")
 }
 
 func testCancelledContext(t *testing.T, open opener) {

@@ -9,7 +9,7 @@ import (
 	"sync"
 	"time"
 
-	"visiona-backend/internal/db"
+	"visiona-backend/internal/postgres"
 )
 
 // NewMemory returns the stores in memory, for a server with no database configured. They are
@@ -74,7 +74,7 @@ type memSession struct {
 // behaviour on both.
 func ctxErr(ctx context.Context, op string) error {
 	if err := ctx.Err(); err != nil {
-		return opErr(op, db.MapError(err))
+		return opErr(op, postgres.MapError(err))
 	}
 	return nil
 }
@@ -92,11 +92,11 @@ func (s memUsers) Create(ctx context.Context, nu NewUser) (User, error) {
 	defer s.mu.Unlock()
 	// The CHECK fires before the unique index, as in PostgreSQL.
 	if !validEmail(nu.Email) {
-		return User{}, newError(op, db.ErrCheck, msgEmailInvalid)
+		return User{}, newError(op, postgres.ErrCheck, msgEmailInvalid)
 	}
 	key := strings.ToLower(nu.Email)
 	if _, taken := s.emails[key]; taken {
-		return User{}, newError(op, db.ErrConflict, msgEmailTaken)
+		return User{}, newError(op, postgres.ErrConflict, msgEmailTaken)
 	}
 	now := s.opts.clock()
 	u := User{ID: newUUID(), Email: nu.Email, PasswordHash: nu.PasswordHash, DisplayName: nu.DisplayName, CreatedAt: now, UpdatedAt: now}
@@ -115,7 +115,7 @@ func (s memUsers) Get(ctx context.Context, id string) (User, error) {
 	defer s.mu.Unlock()
 	u, ok := s.users[id]
 	if !ok {
-		return User{}, newError(op, db.ErrNotFound, msgUserNotFound)
+		return User{}, newError(op, postgres.ErrNotFound, msgUserNotFound)
 	}
 	return u, nil
 }
@@ -129,7 +129,7 @@ func (s memUsers) GetByEmail(ctx context.Context, email string) (User, error) {
 	defer s.mu.Unlock()
 	id, ok := s.emails[strings.ToLower(email)]
 	if !ok {
-		return User{}, newError(op, db.ErrNotFound, msgUserNotFound)
+		return User{}, newError(op, postgres.ErrNotFound, msgUserNotFound)
 	}
 	return s.users[id], nil
 }
@@ -150,15 +150,15 @@ func (s memModels) Upsert(ctx context.Context, in ModelInput) (UpsertResult, err
 	}
 	owner, ok := canonicalID(in.OwnerID)
 	if !ok {
-		return UpsertResult{}, newError(op, db.ErrForeignKey, msgOwnerNotFound)
+		return UpsertResult{}, newError(op, postgres.ErrForeignKey, msgOwnerNotFound)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !validSource(in.Source) {
-		return UpsertResult{}, newError(op, db.ErrCheck, msgSourceInvalid)
+		return UpsertResult{}, newError(op, postgres.ErrCheck, msgSourceInvalid)
 	}
 	if _, ok := s.users[owner]; !ok {
-		return UpsertResult{}, newError(op, db.ErrForeignKey, msgOwnerNotFound)
+		return UpsertResult{}, newError(op, postgres.ErrForeignKey, msgOwnerNotFound)
 	}
 	next := Model{OwnerID: owner, Name: in.Name, TargetChip: in.TargetChip, Source: in.Source,
 		FAAObjectKey: in.FAAObjectKey, Labels: orEmpty(in.Labels), SupportedChips: orEmpty(in.SupportedChips)}
@@ -197,7 +197,7 @@ func (s memModels) Get(ctx context.Context, id string) (Model, error) {
 	defer s.mu.Unlock()
 	m, ok := s.models[id]
 	if !ok || m.deleted {
-		return Model{}, newError(op, db.ErrNotFound, msgModelNotFound)
+		return Model{}, newError(op, postgres.ErrNotFound, msgModelNotFound)
 	}
 	return cloneModel(m.Model), nil
 }
@@ -248,7 +248,7 @@ func (s memModels) SoftDelete(ctx context.Context, id string) error {
 	defer s.mu.Unlock()
 	m, ok := s.models[id]
 	if !ok || m.deleted {
-		return newError(op, db.ErrNotFound, msgModelNotFound)
+		return newError(op, postgres.ErrNotFound, msgModelNotFound)
 	}
 	m.deleted = true
 	s.models[id] = m
@@ -266,18 +266,18 @@ func (s memDevices) Register(ctx context.Context, nd NewDevice) (Device, error) 
 	}
 	owner, ok := canonicalID(nd.OwnerID)
 	if !ok {
-		return Device{}, newError(op, db.ErrForeignKey, msgOwnerNotFound)
+		return Device{}, newError(op, postgres.ErrForeignKey, msgOwnerNotFound)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	// The unique index fires before the foreign key (an after trigger), as in PostgreSQL.
 	for _, d := range s.devices {
 		if !d.deleted && d.Serial == nd.Serial {
-			return Device{}, newError(op, db.ErrConflict, msgSerialTaken)
+			return Device{}, newError(op, postgres.ErrConflict, msgSerialTaken)
 		}
 	}
 	if _, ok := s.users[owner]; !ok {
-		return Device{}, newError(op, db.ErrForeignKey, msgOwnerNotFound)
+		return Device{}, newError(op, postgres.ErrForeignKey, msgOwnerNotFound)
 	}
 	now := s.opts.clock()
 	d := Device{ID: newUUID(), OwnerID: owner, Serial: nd.Serial, Name: nd.Name,
@@ -291,7 +291,7 @@ func (s memDevices) liveDevice(op, id string) (memDevice, error) {
 	id, _ = canonicalID(id)
 	d, ok := s.devices[id]
 	if !ok || d.deleted {
-		return memDevice{}, newError(op, db.ErrNotFound, msgDeviceNotFound)
+		return memDevice{}, newError(op, postgres.ErrNotFound, msgDeviceNotFound)
 	}
 	return d, nil
 }
@@ -319,7 +319,7 @@ func (s memDevices) SetLifecycleState(ctx context.Context, id string, state Life
 		return Device{}, err
 	}
 	if !validLifecycle(state) {
-		return Device{}, newError(op, db.ErrCheck, msgLifecycleInvalid)
+		return Device{}, newError(op, postgres.ErrCheck, msgLifecycleInvalid)
 	}
 	var apply func()
 	if state == LifecycleRetired {
@@ -349,7 +349,7 @@ func (s memDevices) SetConnectionState(ctx context.Context, id string, state Con
 		return Device{}, err
 	}
 	if !validConnection(state) {
-		return Device{}, newError(op, db.ErrCheck, msgConnectionInvalid)
+		return Device{}, newError(op, postgres.ErrCheck, msgConnectionInvalid)
 	}
 	now := s.opts.clock()
 	before := d.Device
@@ -449,12 +449,12 @@ func (s memPairingTokens) Issue(ctx context.Context, deviceID string, ttl time.D
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.isLiveDevice(id) {
-		return "", PairingToken{}, newError(op, db.ErrNotFound, msgDeviceNotFound)
+		return "", PairingToken{}, newError(op, postgres.ErrNotFound, msgDeviceNotFound)
 	}
 	now := s.opts.clock()
 	for _, t := range s.pairing {
 		if t.DeviceID == id && !t.consumed && !t.revoked && t.ExpiresAt.After(now) {
-			return "", PairingToken{}, newError(op, db.ErrConflict, msgPairingOutstand)
+			return "", PairingToken{}, newError(op, postgres.ErrConflict, msgPairingOutstand)
 		}
 	}
 	raw, hash := newToken()
@@ -473,7 +473,7 @@ func (s memPairingTokens) Consume(ctx context.Context, raw string) (string, erro
 	defer s.mu.Unlock()
 	t, ok := s.pairing[hash]
 	if !ok || t.consumed || t.revoked || !t.ExpiresAt.After(s.opts.clock()) || !s.isLiveDevice(t.DeviceID) {
-		return "", newError(op, db.ErrNotFound, msgTokenNotFound)
+		return "", newError(op, postgres.ErrNotFound, msgTokenNotFound)
 	}
 	t.consumed = true
 	s.pairing[hash] = t
@@ -490,7 +490,7 @@ func (s memPairingTokens) Revoke(ctx context.Context, raw string) error {
 	defer s.mu.Unlock()
 	t, ok := s.pairing[hash]
 	if !ok || t.consumed || t.revoked || !t.ExpiresAt.After(s.opts.clock()) {
-		return newError(op, db.ErrNotFound, msgTokenNotFound)
+		return newError(op, postgres.ErrNotFound, msgTokenNotFound)
 	}
 	t.revoked = true
 	s.pairing[hash] = t
@@ -509,7 +509,7 @@ func (s memSessionTokens) Issue(ctx context.Context, deviceID string, ttl time.D
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if !s.isLiveDevice(id) {
-		return "", SessionToken{}, newError(op, db.ErrNotFound, msgDeviceNotFound)
+		return "", SessionToken{}, newError(op, postgres.ErrNotFound, msgDeviceNotFound)
 	}
 	now := s.opts.clock()
 	raw, hash := newToken()
@@ -529,7 +529,7 @@ func (s memSessionTokens) Validate(ctx context.Context, raw string) (SessionToke
 	now := s.opts.clock()
 	t, ok := s.sessions[hash]
 	if !ok || t.revoked || !t.ExpiresAt.After(now) || !s.isLiveDevice(t.DeviceID) {
-		return SessionToken{}, newError(op, db.ErrNotFound, msgTokenNotFound)
+		return SessionToken{}, newError(op, postgres.ErrNotFound, msgTokenNotFound)
 	}
 	if t.LastUsedAt.IsZero() || now.Sub(t.LastUsedAt) >= LastUsedResolution {
 		t.LastUsedAt = now
@@ -548,7 +548,7 @@ func (s memSessionTokens) Revoke(ctx context.Context, raw string) error {
 	defer s.mu.Unlock()
 	t, ok := s.sessions[hash]
 	if !ok || t.revoked || !t.ExpiresAt.After(s.opts.clock()) {
-		return newError(op, db.ErrNotFound, msgTokenNotFound)
+		return newError(op, postgres.ErrNotFound, msgTokenNotFound)
 	}
 	t.revoked = true
 	s.sessions[hash] = t

@@ -8,7 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
-	"visiona-backend/internal/db"
+	"visiona-backend/internal/postgres"
 )
 
 // Querier is what the PostgreSQL backend runs on: a *pgxpool.Pool in a server, but also a
@@ -21,7 +21,7 @@ type Querier interface {
 	Begin(ctx context.Context) (pgx.Tx, error)
 }
 
-// NewPostgres returns the stores on PostgreSQL through q (usually the pool from db.NewPool).
+// NewPostgres returns the stores on PostgreSQL through q (usually the pool from postgres.NewPool).
 // The database must be migrated to the latest version.
 func NewPostgres(q Querier, opts ...Option) (*Stores, error) {
 	if q == nil {
@@ -48,13 +48,13 @@ type pgBackend struct {
 
 // explainFunc words a mapped database error for the caller's user, or returns "" when it has
 // nothing better than the generic text.
-type explainFunc func(e *db.Error) string
+type explainFunc func(e *postgres.Error) string
 
-// fail maps err (db.MapError) and, when explain recognises it, returns a store *Error with the
+// fail maps err (postgres.MapError) and, when explain recognises it, returns a store *Error with the
 // same wording as the memory backend; anything else is "op: <generic mapped error>".
 func fail(op string, err error, explain explainFunc) error {
-	mapped := db.MapError(err)
-	var de *db.Error
+	mapped := postgres.MapError(err)
+	var de *postgres.Error
 	if errors.As(mapped, &de) && de.Kind != nil && explain != nil {
 		if msg := explain(de); msg != "" {
 			return &Error{Op: op, Kind: de.Kind, Msg: msg, Err: de}
@@ -63,10 +63,10 @@ func fail(op string, err error, explain explainFunc) error {
 	return opErr(op, mapped)
 }
 
-// notFound explains db.ErrNotFound (no row) with msg.
+// notFound explains postgres.ErrNotFound (no row) with msg.
 func notFound(msg string) explainFunc {
-	return func(e *db.Error) string {
-		if e.Kind == db.ErrNotFound {
+	return func(e *postgres.Error) string {
+		if e.Kind == postgres.ErrNotFound {
 			return msg
 		}
 		return ""
@@ -75,8 +75,8 @@ func notFound(msg string) explainFunc {
 
 // notNull is the generic wording of a NOT NULL violation: with the store's inputs being Go
 // strings and non-nil slices, it can only come from a bug, but it is still the caller's input.
-func notNull(e *db.Error) string {
-	if e.Kind == db.ErrCheck && e.SQLState == "23502" {
+func notNull(e *postgres.Error) string {
+	if e.Kind == postgres.ErrCheck && e.SQLState == "23502" {
 		return msgValueMissing
 	}
 	return ""
@@ -111,7 +111,7 @@ insert into users (email, password_hash, display_name)
 values ($1, $2, $3)
 returning `+userColumns, nu.Email, nu.PasswordHash, nu.DisplayName))
 	if err != nil {
-		return User{}, fail(op, err, func(e *db.Error) string {
+		return User{}, fail(op, err, func(e *postgres.Error) string {
 			switch e.Constraint {
 			case "users_email_lower_key":
 				return msgEmailTaken
@@ -128,7 +128,7 @@ func (s pgUsers) Get(ctx context.Context, id string) (User, error) {
 	const op = "get user"
 	id, ok := canonicalID(id)
 	if !ok {
-		return User{}, newError(op, db.ErrNotFound, msgUserNotFound)
+		return User{}, newError(op, postgres.ErrNotFound, msgUserNotFound)
 	}
 	u, err := scanUser(s.q.QueryRow(ctx, `select `+userColumns+` from users where id = $1`, id))
 	if err != nil {

@@ -15,7 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"visiona-backend/internal/config"
-	"visiona-backend/internal/db"
+	"visiona-backend/internal/postgres"
 	"visiona-backend/internal/testenv"
 )
 
@@ -29,7 +29,7 @@ func newPool(t *testing.T) *pgxpool.Pool {
 		t.Fatal(err)
 	}
 	cfg.MaxConns, cfg.AppName = 30, "visiona-store-dbtest"
-	pool, err := db.NewPool(t.Context(), cfg)
+	pool, err := postgres.NewPool(t.Context(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +107,7 @@ end $$`)
 	f.exec(`create trigger fail_revocation before update on session_tokens for each row execute function fail_revocation()`)
 
 	err := f.Devices.SoftDelete(f.ctx, d.ID)
-	var de *db.Error
+	var de *postgres.Error
 	if !errors.As(err, &de) || de.SQLState != "P0001" {
 		t.Fatalf("SoftDelete = %v; want the trigger's error (SQLSTATE P0001)", err)
 	}
@@ -151,9 +151,9 @@ func TestPostgresPartialUniqueIndexes(t *testing.T) {
 	owner := f.user()
 	d := f.device(owner)
 	_, err := f.Devices.Register(f.ctx, NewDevice{OwnerID: owner.ID, Serial: d.Serial})
-	var de *db.Error
+	var de *postgres.Error
 	if !errors.As(err, &de) || de.Constraint != "devices_serial_live_key" || de.SQLState != "23505" {
-		t.Fatalf("duplicate serial: %v; want a *db.Error for devices_serial_live_key", err)
+		t.Fatalf("duplicate serial: %v; want a *postgres.Error for devices_serial_live_key", err)
 	}
 	noErr(t, f.Devices.SoftDelete(f.ctx, d.ID))
 	for range 2 { // a serial can be deleted and registered again, repeatedly
@@ -167,14 +167,14 @@ func TestPostgresPartialUniqueIndexes(t *testing.T) {
 
 	m := f.model(ModelInput{OwnerID: owner.ID, Name: "n", TargetChip: "c", Source: SourceUpload, FAAObjectKey: "k"})
 	_, err = f.pool.Exec(f.ctx, `insert into models (owner_id, name, target_chip, source, faa_object_key) values ($1, 'n', 'c', 'upload', 'k')`, owner.ID)
-	if !errors.As(db.MapError(err), &de) || de.Constraint != "models_owner_id_name_live_key" || !errors.Is(db.MapError(err), db.ErrConflict) {
+	if !errors.As(postgres.MapError(err), &de) || de.Constraint != "models_owner_id_name_live_key" || !errors.Is(postgres.MapError(err), postgres.ErrConflict) {
 		t.Fatalf("duplicate live model: %v; want a conflict on models_owner_id_name_live_key", err)
 	}
 	noErr(t, f.Models.SoftDelete(f.ctx, m.ID))
 	f.exec(`insert into models (owner_id, name, target_chip, source, faa_object_key) values ($1, 'n', 'c', 'upload', 'k')`, owner.ID)
 	// Undeleting while a newer live row holds the name fails, as the docs intend.
 	_, err = f.pool.Exec(f.ctx, `update models set deleted_at = null where id = $1`, m.ID)
-	if !errors.Is(db.MapError(err), db.ErrConflict) {
+	if !errors.Is(postgres.MapError(err), postgres.ErrConflict) {
 		t.Fatalf("undelete over a live name: %v, want a conflict", err)
 	}
 }
@@ -297,7 +297,7 @@ func TestPostgresConsumeRefusesDeletedDevice(t *testing.T) {
 	raw := f.pairing(d)
 	f.exec(`update devices set deleted_at = now() where id = $1`, d.ID) // no revocation
 	_, err := f.PairingTokens.Consume(f.ctx, raw)
-	wantErr(t, err, db.ErrNotFound, "")
+	wantErr(t, err, postgres.ErrNotFound, "")
 }
 
 // TestPostgresStoresInCallerTransaction: on a pgx.Tx the stores' own transactions are savepoints,
@@ -307,7 +307,7 @@ func TestPostgresStoresInCallerTransaction(t *testing.T) {
 	owner := f.user()
 	serial := unique("SN-")
 	errAbort := errors.New("abort")
-	err := db.WithTx(f.ctx, f.pool, func(tx pgx.Tx) error {
+	err := postgres.WithTx(f.ctx, f.pool, func(tx pgx.Tx) error {
 		s, err := NewPostgres(tx)
 		if err != nil {
 			return err

@@ -7,7 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"visiona-backend/internal/db"
+	"visiona-backend/internal/postgres"
 )
 
 type pgDevices struct{ *pgBackend }
@@ -28,13 +28,13 @@ func (s pgDevices) Register(ctx context.Context, nd NewDevice) (Device, error) {
 	const op = "register device"
 	owner, ok := canonicalID(nd.OwnerID)
 	if !ok {
-		return Device{}, newError(op, db.ErrForeignKey, msgOwnerNotFound)
+		return Device{}, newError(op, postgres.ErrForeignKey, msgOwnerNotFound)
 	}
 	d, err := scanDevice(s.q.QueryRow(ctx, `
 insert into devices (owner_id, serial, name) values ($1, $2, $3)
 returning `+deviceColumns, owner, nd.Serial, nd.Name))
 	if err != nil {
-		return Device{}, fail(op, err, func(e *db.Error) string {
+		return Device{}, fail(op, err, func(e *postgres.Error) string {
 			switch e.Constraint {
 			case "devices_serial_live_key":
 				return msgSerialTaken
@@ -51,7 +51,7 @@ func (s pgDevices) Get(ctx context.Context, id string) (Device, error) {
 	const op = "get device"
 	id, ok := canonicalID(id)
 	if !ok {
-		return Device{}, newError(op, db.ErrNotFound, msgDeviceNotFound)
+		return Device{}, newError(op, postgres.ErrNotFound, msgDeviceNotFound)
 	}
 	d, err := scanDevice(s.q.QueryRow(ctx, `select `+deviceColumns+` from devices where id = $1 and deleted_at is null`, id))
 	if err != nil {
@@ -64,16 +64,16 @@ func (s pgDevices) SetLifecycleState(ctx context.Context, id string, state Lifec
 	const op = "set device lifecycle state"
 	id, ok := canonicalID(id)
 	if !ok {
-		return Device{}, newError(op, db.ErrNotFound, msgDeviceNotFound)
+		return Device{}, newError(op, postgres.ErrNotFound, msgDeviceNotFound)
 	}
-	explain := func(e *db.Error) string {
+	explain := func(e *postgres.Error) string {
 		if e.Constraint == "devices_lifecycle_state_check" {
 			return msgLifecycleInvalid
 		}
 		return notFound(msgDeviceNotFound)(e)
 	}
 	var d Device
-	err := db.WithTx(ctx, s.q, func(tx pgx.Tx) error {
+	err := postgres.WithTx(ctx, s.q, func(tx pgx.Tx) error {
 		var err error
 		d, err = scanDevice(tx.QueryRow(ctx, `
 update devices set lifecycle_state = $2 where id = $1 and deleted_at is null
@@ -94,7 +94,7 @@ func (s pgDevices) SetConnectionState(ctx context.Context, id string, state Conn
 	const op = "set device connection state"
 	id, ok := canonicalID(id)
 	if !ok {
-		return Device{}, newError(op, db.ErrNotFound, msgDeviceNotFound)
+		return Device{}, newError(op, postgres.ErrNotFound, msgDeviceNotFound)
 	}
 	d, err := scanDevice(s.q.QueryRow(ctx, `
 update devices
@@ -103,7 +103,7 @@ update devices
  where id = $1 and deleted_at is null
 returning `+deviceColumns, id, string(state)))
 	if err != nil {
-		return Device{}, fail(op, err, func(e *db.Error) string {
+		return Device{}, fail(op, err, func(e *postgres.Error) string {
 			if e.Constraint == "devices_connection_state_check" {
 				return msgConnectionInvalid
 			}
@@ -119,15 +119,15 @@ func (s pgDevices) SoftDelete(ctx context.Context, id string) error {
 	const op = "delete device"
 	id, ok := canonicalID(id)
 	if !ok {
-		return newError(op, db.ErrNotFound, msgDeviceNotFound)
+		return newError(op, postgres.ErrNotFound, msgDeviceNotFound)
 	}
-	err := db.WithTx(ctx, s.q, func(tx pgx.Tx) error {
+	err := postgres.WithTx(ctx, s.q, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `update devices set deleted_at = now() where id = $1 and deleted_at is null`, id)
 		if err != nil {
 			return err
 		}
 		if tag.RowsAffected() == 0 {
-			return newError(op, db.ErrNotFound, msgDeviceNotFound)
+			return newError(op, postgres.ErrNotFound, msgDeviceNotFound)
 		}
 		if err := s.opts.step(stepDevice); err != nil {
 			return err

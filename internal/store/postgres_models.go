@@ -9,7 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"visiona-backend/internal/db"
+	"visiona-backend/internal/postgres"
 )
 
 type pgModels struct{ *pgBackend }
@@ -27,7 +27,7 @@ func scanModel(row pgx.Row) (Model, error) {
 	return m, err
 }
 
-func explainModelWrite(e *db.Error) string {
+func explainModelWrite(e *postgres.Error) string {
 	switch e.Constraint {
 	case "models_owner_id_fkey":
 		return msgOwnerNotFound
@@ -63,7 +63,7 @@ func (s pgModels) Upsert(ctx context.Context, in ModelInput) (UpsertResult, erro
 	const op = "upsert model"
 	owner, ok := canonicalID(in.OwnerID)
 	if !ok {
-		return UpsertResult{}, newError(op, db.ErrForeignKey, msgOwnerNotFound)
+		return UpsertResult{}, newError(op, postgres.ErrForeignKey, msgOwnerNotFound)
 	}
 	in.OwnerID, in.Labels, in.SupportedChips = owner, orEmpty(in.Labels), orEmpty(in.SupportedChips)
 	for attempt := 1; ; attempt++ {
@@ -72,7 +72,7 @@ func (s pgModels) Upsert(ctx context.Context, in ModelInput) (UpsertResult, erro
 			continue
 		}
 		if errors.Is(err, errUpsertRaced) {
-			return UpsertResult{}, newError(op, db.ErrRetryable, "the model was being uploaded concurrently; try again")
+			return UpsertResult{}, newError(op, postgres.ErrRetryable, "the model was being uploaded concurrently; try again")
 		}
 		if err != nil {
 			return UpsertResult{}, fail(op, err, explainModelWrite)
@@ -91,7 +91,7 @@ func (s pgModels) upsertOnce(ctx context.Context, in ModelInput) (UpsertResult, 
 		OwnerID: in.OwnerID, Name: in.Name, TargetChip: in.TargetChip, Source: in.Source,
 		FAAObjectKey: in.FAAObjectKey, Labels: in.Labels, SupportedChips: in.SupportedChips,
 	}}
-	err := db.WithTx(ctx, s.q, func(tx pgx.Tx) error {
+	err := postgres.WithTx(ctx, s.q, func(tx pgx.Tx) error {
 		var txNow time.Time
 		err := tx.QueryRow(ctx, `
 select faa_object_key, now() from models
@@ -125,7 +125,7 @@ func (s pgModels) Get(ctx context.Context, id string) (Model, error) {
 	const op = "get model"
 	id, ok := canonicalID(id)
 	if !ok {
-		return Model{}, newError(op, db.ErrNotFound, msgModelNotFound)
+		return Model{}, newError(op, postgres.ErrNotFound, msgModelNotFound)
 	}
 	m, err := scanModel(s.q.QueryRow(ctx, `select `+modelColumns+` from models where id = $1 and deleted_at is null`, id))
 	if err != nil {
@@ -180,14 +180,14 @@ func (s pgModels) SoftDelete(ctx context.Context, id string) error {
 	const op = "delete model"
 	id, ok := canonicalID(id)
 	if !ok {
-		return newError(op, db.ErrNotFound, msgModelNotFound)
+		return newError(op, postgres.ErrNotFound, msgModelNotFound)
 	}
 	tag, err := s.q.Exec(ctx, `update models set deleted_at = now() where id = $1 and deleted_at is null`, id)
 	if err != nil {
 		return fail(op, err, nil)
 	}
 	if tag.RowsAffected() == 0 {
-		return newError(op, db.ErrNotFound, msgModelNotFound)
+		return newError(op, postgres.ErrNotFound, msgModelNotFound)
 	}
 	return nil
 }

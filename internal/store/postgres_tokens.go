@@ -7,7 +7,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"visiona-backend/internal/db"
+	"visiona-backend/internal/postgres"
 )
 
 // Token rows take every time from the store's clock ($n parameters), never from now(): see the
@@ -17,7 +17,7 @@ type pgPairingTokens struct{ *pgBackend }
 
 type pgSessionTokens struct{ *pgBackend }
 
-// lockLiveDevice locks a live device's row for the rest of tx, or fails with db.ErrNotFound.
+// lockLiveDevice locks a live device's row for the rest of tx, or fails with postgres.ErrNotFound.
 // The lock orders token issue against Devices.SoftDelete (whose update takes a conflicting
 // lock): an issue waits for a concurrent delete to commit, then sees the device gone, so no
 // token is ever added to a device between its revocation and its commit. lock is "share"
@@ -27,7 +27,7 @@ func lockLiveDevice(ctx context.Context, tx pgx.Tx, op, deviceID, lock string) e
 	var one int
 	err := tx.QueryRow(ctx, `select 1 from devices where id = $1 and deleted_at is null for `+lock, deviceID).Scan(&one)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return newError(op, db.ErrNotFound, msgDeviceNotFound)
+		return newError(op, postgres.ErrNotFound, msgDeviceNotFound)
 	}
 	return err
 }
@@ -48,12 +48,12 @@ func (s pgPairingTokens) Issue(ctx context.Context, deviceID string, ttl time.Du
 	}
 	id, ok := canonicalID(deviceID)
 	if !ok {
-		return "", PairingToken{}, newError(op, db.ErrNotFound, msgDeviceNotFound)
+		return "", PairingToken{}, newError(op, postgres.ErrNotFound, msgDeviceNotFound)
 	}
 	raw, hash := newToken()
 	now := s.opts.clock()
 	tok := PairingToken{DeviceID: id, CreatedAt: now, ExpiresAt: now.Add(ttl).Truncate(time.Microsecond)}
-	err := db.WithTx(ctx, s.q, func(tx pgx.Tx) error {
+	err := postgres.WithTx(ctx, s.q, func(tx pgx.Tx) error {
 		if err := lockLiveDevice(ctx, tx, op, id, "no key update"); err != nil {
 			return err
 		}
@@ -65,7 +65,7 @@ select exists (select 1 from pairing_tokens
 			return err
 		}
 		if outstanding {
-			return newError(op, db.ErrConflict, msgPairingOutstand)
+			return newError(op, postgres.ErrConflict, msgPairingOutstand)
 		}
 		_, err := tx.Exec(ctx, `
 insert into pairing_tokens (token_hash, device_id, created_at, expires_at) values ($1, $2, $3, $4)`,
@@ -107,7 +107,7 @@ update pairing_tokens set revoked_at = $2
 		return fail(op, err, nil)
 	}
 	if tag.RowsAffected() == 0 {
-		return newError(op, db.ErrNotFound, msgTokenNotFound)
+		return newError(op, postgres.ErrNotFound, msgTokenNotFound)
 	}
 	return nil
 }
@@ -119,12 +119,12 @@ func (s pgSessionTokens) Issue(ctx context.Context, deviceID string, ttl time.Du
 	}
 	id, ok := canonicalID(deviceID)
 	if !ok {
-		return "", SessionToken{}, newError(op, db.ErrNotFound, msgDeviceNotFound)
+		return "", SessionToken{}, newError(op, postgres.ErrNotFound, msgDeviceNotFound)
 	}
 	raw, hash := newToken()
 	now := s.opts.clock()
 	tok := SessionToken{DeviceID: id, CreatedAt: now, ExpiresAt: now.Add(ttl).Truncate(time.Microsecond)}
-	err := db.WithTx(ctx, s.q, func(tx pgx.Tx) error {
+	err := postgres.WithTx(ctx, s.q, func(tx pgx.Tx) error {
 		if err := lockLiveDevice(ctx, tx, op, id, "share"); err != nil {
 			return err
 		}
@@ -180,7 +180,7 @@ update session_tokens set revoked_at = $2
 		return fail(op, err, nil)
 	}
 	if tag.RowsAffected() == 0 {
-		return newError(op, db.ErrNotFound, msgTokenNotFound)
+		return newError(op, postgres.ErrNotFound, msgTokenNotFound)
 	}
 	return nil
 }

@@ -6,7 +6,7 @@
 //     fast tests. It enforces the schema's rules (unique keys, foreign keys, CHECKs, soft delete)
 //     the way PostgreSQL does, so code that works on one works on the other.
 //
-// Errors: every failure errors.Is one of internal/db's sentinels (db.ErrNotFound, ErrConflict,
+// Errors: every failure errors.Is one of internal/db's sentinels (postgres.ErrNotFound, ErrConflict,
 // ErrForeignKey, ErrCheck, ErrRetryable, ErrUnavailable). Failures a caller can act on are an
 // *Error whose Msg is worded for an end user ("a user with that email already exists"); the
 // same failure has the same text on both backends.
@@ -31,7 +31,7 @@ import (
 	"strings"
 	"time"
 
-	"visiona-backend/internal/db"
+	"visiona-backend/internal/postgres"
 )
 
 // Stores is one backend's set of stores.
@@ -45,12 +45,12 @@ type Stores struct {
 
 // Users are visionA accounts. Emails are unique case-insensitively; the address is kept as typed.
 type Users interface {
-	// Create adds a user. A used email (in any case) is db.ErrConflict; an email without '@'
-	// after its first character is db.ErrCheck.
+	// Create adds a user. A used email (in any case) is postgres.ErrConflict; an email without '@'
+	// after its first character is postgres.ErrCheck.
 	Create(ctx context.Context, u NewUser) (User, error)
-	// Get returns the user with id, or db.ErrNotFound.
+	// Get returns the user with id, or postgres.ErrNotFound.
 	Get(ctx context.Context, id string) (User, error)
-	// GetByEmail finds a user by email in any case, or db.ErrNotFound.
+	// GetByEmail finds a user by email in any case, or postgres.ErrNotFound.
 	GetByEmail(ctx context.Context, email string) (User, error)
 }
 
@@ -58,26 +58,26 @@ type Users interface {
 type Models interface {
 	// Upsert creates the owner's model with that name, or replaces the live one: id and
 	// created_at are kept, updated_at moves if anything changed. An unknown owner is
-	// db.ErrForeignKey; a source outside the Source constants is db.ErrCheck.
+	// postgres.ErrForeignKey; a source outside the Source constants is postgres.ErrCheck.
 	Upsert(ctx context.Context, m ModelInput) (UpsertResult, error)
-	// Get returns a live model, or db.ErrNotFound.
+	// Get returns a live model, or postgres.ErrNotFound.
 	Get(ctx context.Context, id string) (Model, error)
 	// List returns live models matching every set field of f, newest first.
 	List(ctx context.Context, f ModelFilter) ([]Model, error)
-	// SoftDelete marks a live model deleted, freeing its name; db.ErrNotFound if none.
+	// SoftDelete marks a live model deleted, freeing its name; postgres.ErrNotFound if none.
 	SoftDelete(ctx context.Context, id string) error
 }
 
 // Devices are edge devices owned by users. Only live devices are ever returned or changed.
 type Devices interface {
-	// Register adds a device. A serial used by a live device is db.ErrConflict (a deleted
-	// device's serial can register again); an unknown owner is db.ErrForeignKey.
+	// Register adds a device. A serial used by a live device is postgres.ErrConflict (a deleted
+	// device's serial can register again); an unknown owner is postgres.ErrForeignKey.
 	Register(ctx context.Context, d NewDevice) (Device, error)
-	// Get returns a live device, or db.ErrNotFound.
+	// Get returns a live device, or postgres.ErrNotFound.
 	Get(ctx context.Context, id string) (Device, error)
 	// SetLifecycleState changes where the device is in its life; the connection state is
 	// untouched. Retiring a device revokes its tokens in the same transaction, as SoftDelete.
-	// An unknown state is db.ErrCheck.
+	// An unknown state is postgres.ErrCheck.
 	SetLifecycleState(ctx context.Context, id string, s LifecycleState) (Device, error)
 	// SetConnectionState records whether the device is connected; the lifecycle state is
 	// untouched. Online and offline (reports of a contact) also set LastSeenAt.
@@ -91,25 +91,25 @@ type Devices interface {
 type PairingTokens interface {
 	// Issue creates a token for a live device, valid for ttl, and returns it: this is the only
 	// time the raw token exists outside the device. A device with an outstanding (unconsumed,
-	// unrevoked, unexpired) token is db.ErrConflict; a missing or deleted device db.ErrNotFound.
+	// unrevoked, unexpired) token is postgres.ErrConflict; a missing or deleted device postgres.ErrNotFound.
 	Issue(ctx context.Context, deviceID string, ttl time.Duration) (raw string, t PairingToken, err error)
 	// Consume uses a token once and returns its device's id. Unknown, consumed, revoked and
-	// expired tokens, and tokens of deleted devices, are all db.ErrNotFound: a caller learns
+	// expired tokens, and tokens of deleted devices, are all postgres.ErrNotFound: a caller learns
 	// nothing about which. Of concurrent attempts with one token exactly one succeeds.
 	Consume(ctx context.Context, raw string) (deviceID string, err error)
-	// Revoke makes an outstanding token unusable; db.ErrNotFound if there is none.
+	// Revoke makes an outstanding token unusable; postgres.ErrNotFound if there is none.
 	Revoke(ctx context.Context, raw string) error
 }
 
 // SessionTokens are what a paired device presents on every call. Only their SHA-256 is stored.
 type SessionTokens interface {
 	// Issue creates a token for a live device, valid for ttl; a missing or deleted device is
-	// db.ErrNotFound. The raw token is returned once and never stored.
+	// postgres.ErrNotFound. The raw token is returned once and never stored.
 	Issue(ctx context.Context, deviceID string, ttl time.Duration) (raw string, t SessionToken, err error)
 	// Validate returns the token if it is unrevoked, unexpired and its device is live, and
-	// records the use (LastUsedAt, at most once per LastUsedResolution); db.ErrNotFound if not.
+	// records the use (LastUsedAt, at most once per LastUsedResolution); postgres.ErrNotFound if not.
 	Validate(ctx context.Context, raw string) (SessionToken, error)
-	// Revoke makes an unrevoked, unexpired token unusable; db.ErrNotFound if there is none.
+	// Revoke makes an unrevoked, unexpired token unusable; postgres.ErrNotFound if there is none.
 	Revoke(ctx context.Context, raw string) error
 }
 
@@ -250,10 +250,10 @@ type SessionToken struct {
 }
 
 // Error is a store failure worded for the caller's user. It unwraps to its Kind (a db sentinel)
-// and, on PostgreSQL, to the *db.Error it came from (constraint name and SQLSTATE for logs).
+// and, on PostgreSQL, to the *postgres.Error it came from (constraint name and SQLSTATE for logs).
 type Error struct {
 	Op   string // what the store was doing: "create user"
-	Kind error  // db.ErrNotFound, db.ErrConflict, ...
+	Kind error  // postgres.ErrNotFound, postgres.ErrConflict, ...
 	Msg  string // safe to show: "a user with that email already exists"
 	Err  error  // the mapped database error; nil on the memory backend
 }
@@ -403,7 +403,7 @@ func validEmail(email string) bool { return strings.IndexByte(email, '@') > 0 }
 
 func checkTTL(op string, ttl time.Duration) error {
 	if ttl < time.Microsecond { // the database's precision: a shorter ttl would expire as it is made
-		return newError(op, db.ErrCheck, msgTTLInvalid)
+		return newError(op, postgres.ErrCheck, msgTTLInvalid)
 	}
 	return nil
 }

@@ -24,7 +24,7 @@ func TestFindSuitesSelectsOnlyTheDBTestFiles(t *testing.T) {
 			t.Errorf("packages %v hold the tool's own %s", s.Packages, pkg)
 		}
 	}
-	// internal/db has both: its migrator tests are the tool's.
+	// internal/postgres holds both: its dbtest files and its own connection tests; the migrator's stay out.
 	if slices.Contains(s.Tests, "TestStockGolangMigrateSharesTheVersionTable") {
 		t.Errorf("tests %v hold a migrator test", s.Tests)
 	}

@@ -28,6 +28,7 @@ import (
 
 	"visiona-backend/internal/config"
 	"visiona-backend/internal/db"
+	"visiona-backend/internal/postgres"
 	"visiona-backend/internal/schema"
 	"visiona-backend/internal/testenv"
 )
@@ -670,7 +671,7 @@ func WriteSnapshot(ctx context.Context, opts Options) error {
 	if _, err := m.Up(ctx); err != nil {
 		return err
 	}
-	conn, err := db.Connect(ctx, cfg)
+	conn, err := postgres.Connect(ctx, cfg)
 	if err != nil {
 		return err
 	}

@@ -1,4 +1,4 @@
-package db_test
+package postgres_test
 
 import (
 	"context"
@@ -9,7 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"visiona-backend/internal/db"
+	"visiona-backend/internal/postgres"
 )
 
 // fakeTx records how a transaction ended; the real thing is proven in tx_dbtest_test.go.
@@ -65,7 +65,7 @@ func TestWithTxEndings(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			b := &fakeBeginner{tx: &fakeTx{}}
-			err := db.WithTx(t.Context(), b, c.fn)
+			err := postgres.WithTx(t.Context(), b, c.fn)
 			if !errors.Is(err, c.err) || (c.err == nil && err != nil) || (c.err != nil && err.Error() != c.err.Error()) {
 				t.Fatalf("WithTx = %v, want %v unchanged", err, c.err)
 			}
@@ -82,7 +82,7 @@ func TestWithTxRollsBackOnPanicAndRepanics(t *testing.T) {
 	var recovered any
 	func() {
 		defer func() { recovered = recover() }()
-		_ = db.WithTx(t.Context(), b, func(pgx.Tx) error { panic(boom{42}) })
+		_ = postgres.WithTx(t.Context(), b, func(pgx.Tx) error { panic(boom{42}) })
 	}()
 	if recovered != (boom{42}) {
 		t.Fatalf("recovered %v, want the original panic value", recovered)
@@ -97,7 +97,7 @@ func TestWithTxRollsBackOnGoexit(t *testing.T) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		_ = db.WithTx(t.Context(), b, func(pgx.Tx) error { runtime.Goexit(); return nil })
+		_ = postgres.WithTx(t.Context(), b, func(pgx.Tx) error { runtime.Goexit(); return nil })
 	}()
 	<-done
 	if b.tx.ended != "rollback" {
@@ -109,19 +109,19 @@ func TestWithTxRollsBackOnGoexit(t *testing.T) {
 func TestWithTxRollsBackWithCancelledContext(t *testing.T) {
 	b := &fakeBeginner{tx: &fakeTx{}}
 	ctx, cancel := context.WithCancel(t.Context())
-	_ = db.WithTx(ctx, b, func(pgx.Tx) error { cancel(); return ctx.Err() })
+	_ = postgres.WithTx(ctx, b, func(pgx.Tx) error { cancel(); return ctx.Err() })
 	if b.tx.ended != "rollback" || b.tx.ctxErr != nil {
 		t.Fatalf("ended %q with ctx error %v; want a rollback under a live context", b.tx.ended, b.tx.ctxErr)
 	}
 }
 
 func TestWithTxBeginAndCommitErrorsAreMapped(t *testing.T) {
-	err := db.WithTx(t.Context(), &fakeBeginner{err: errors.New("closed pool")}, func(pgx.Tx) error { return nil })
-	if !errors.Is(err, db.ErrUnavailable) || err.Error() != "begin transaction: database unavailable (connection lost)" {
+	err := postgres.WithTx(t.Context(), &fakeBeginner{err: errors.New("closed pool")}, func(pgx.Tx) error { return nil })
+	if !errors.Is(err, postgres.ErrUnavailable) || err.Error() != "begin transaction: database unavailable (connection lost)" {
 		t.Fatalf("begin failure = %v", err)
 	}
 	b := &fakeBeginner{tx: &fakeTx{commit: pgx.ErrTxCommitRollback}}
-	err = db.WithTx(t.Context(), b, func(pgx.Tx) error { return nil })
+	err = postgres.WithTx(t.Context(), b, func(pgx.Tx) error { return nil })
 	if !errors.Is(err, pgx.ErrTxCommitRollback) || err.Error() != "commit transaction: database error (commit resulted in rollback)" {
 		t.Fatalf("commit failure = %v", err)
 	}

@@ -1,4 +1,8 @@
-package db
+// Package postgres is the service's runtime access to PostgreSQL: connection settings built from
+// the configuration alone, one connection or a pool, transactions (WithTx), and the one mapping of
+// driver errors to sentinels (MapError) that stores and health checks branch on. It knows nothing
+// of migrations.
+package postgres
 
 import (
 	"cmp"
@@ -111,6 +115,25 @@ func unwrapPathError(err error) error {
 func quoteValue(s string) string {
 	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'"
 }
+
+// ErrInterrupted: the caller cancelled the context while connecting (Connect, NewPool). A
+// migration run that stops between migrations reports the same sentinel.
+var ErrInterrupted = errors.New("interrupted")
+
+// ConnectError says why the database could not be used, for the safe target only. It unwraps to
+// ErrUnavailable, the one sentinel of an outage, and to the driver's error.
+type ConnectError struct {
+	Target string // SafeTarget: never a password
+	Reason string // one line, already stripped of connection details
+	Hint   string
+	Err    error // the driver's error, for errors.As; its text is never shown
+}
+
+func (e *ConnectError) Error() string {
+	return fmt.Sprintf("cannot connect to %s: %s; %s", e.Target, e.Reason, e.Hint)
+}
+
+func (e *ConnectError) Unwrap() []error { return []error{ErrUnavailable, e.Err} }
 
 // Connect opens one connection and classifies failures into a *ConnectError that says what to fix.
 func Connect(ctx context.Context, d config.DB) (*pgx.Conn, error) {

@@ -1,9 +1,13 @@
-package db
+// Package migfile is the migration files as data: discovery and strict validation of a folder of
+// NNNNNN_name.up.sql/.down.sql pairs, their chained checksums (migrations.sum), and where in a file
+// an error points. It reads files and never connects to a database.
+package migfile
 
 import (
 	"cmp"
 	"fmt"
 	"io/fs"
+	"iter"
 	"regexp"
 	"slices"
 	"strconv"
@@ -71,9 +75,15 @@ type Source struct {
 // *SourceError naming the file. Subdirectories are not looked into.
 func LoadSource(fsys fs.FS) (*Source, error) { return loadSource(fsys, false) }
 
-// loadSource with unwritten set lets files with only comments through: `create` hashes the pair it
-// just wrote before anyone has filled it in.
+// LoadUnfilled is LoadSource that lets files with only comments through: `create` hashes the pair
+// it just wrote before anyone has filled it in.
+func LoadUnfilled(fsys fs.FS) (*Source, error) { return loadSource(fsys, true) }
+
+// loadSource with unwritten set is LoadUnfilled.
 func loadSource(fsys fs.FS, unwritten bool) (*Source, error) {
+	if fsys == nil {
+		return nil, &SourceError{Reason: "no migrations folder given (a nil fs.FS)"}
+	}
 	entries, err := fs.ReadDir(fsys, ".")
 	if err != nil {
 		return nil, &SourceError{Reason: fmt.Sprintf("cannot list migrations: %v", err)}
@@ -193,31 +203,48 @@ func (s *Source) Latest() uint {
 
 // Find returns the migration with version v.
 func (s *Source) Find(v uint) (Migration, bool) {
-	i, ok := sourceDriver{s}.index(v)
+	i, ok := s.index(v)
 	if !ok {
 		return Migration{}, false
 	}
 	return s.migrations[i], true
 }
 
-// previous returns the version before v in the source, 0 when v is the first.
-func (s *Source) previous(v uint) uint {
-	var prev uint
-	for _, m := range s.migrations {
-		if m.Version >= v {
-			break
-		}
-		prev = m.Version
-	}
-	return prev
+// index is where version v is in the ordered set.
+func (s *Source) index(v uint) (int, bool) {
+	return slices.BinarySearchFunc(s.migrations, v, func(m Migration, v uint) int { return cmp.Compare(m.Version, v) })
 }
 
-// next returns the version after v in the source (the first for a negative v), 0 when none.
-func (s *Source) next(v int) int {
-	for _, m := range s.migrations {
-		if int(m.Version) > v {
-			return int(m.Version)
+// All yields the migrations in version order without copying them.
+func (s *Source) All() iter.Seq[Migration] {
+	return func(yield func(Migration) bool) {
+		for _, m := range s.migrations {
+			if !yield(m) {
+				return
+			}
 		}
+	}
+}
+
+// Len is how many migrations the set holds.
+func (s *Source) Len() int { return len(s.migrations) }
+
+// Previous returns the version before v in the source, 0 when v is the first.
+func (s *Source) Previous(v uint) uint {
+	if i, _ := s.index(v); i > 0 {
+		return s.migrations[i-1].Version
+	}
+	return 0
+}
+
+// Next returns the version after v in the source (the first for 0), 0 when none.
+func (s *Source) Next(v uint) uint {
+	i, found := s.index(v)
+	if found {
+		i++
+	}
+	if i < len(s.migrations) {
+		return s.migrations[i].Version
 	}
 	return 0
 }

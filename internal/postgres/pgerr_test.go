@@ -1,4 +1,4 @@
-package db_test
+package postgres_test
 
 import (
 	"context"
@@ -12,7 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
-	"visiona-backend/internal/db"
+	"visiona-backend/internal/postgres"
 )
 
 // secretish is what a PostgreSQL error may carry and MapError's message must never show.
@@ -39,27 +39,27 @@ func TestMapErrorSQLStates(t *testing.T) {
 		kind error
 		text string
 	}{
-		{"23505", db.ErrConflict, "conflict (unique violation)"},
-		{"23503", db.ErrForeignKey, "foreign key violation (referenced row missing or still referenced)"},
-		{"23514", db.ErrCheck, "invalid value (check violation)"},
-		{"23502", db.ErrCheck, "invalid value (not-null violation)"},
-		{"40001", db.ErrRetryable, "transaction conflict, retry (serialization failure)"},
-		{"40P01", db.ErrRetryable, "transaction conflict, retry (deadlock detected)"},
-		{"57P01", db.ErrUnavailable, "database unavailable (server terminated the connection)"},
-		{"57P02", db.ErrUnavailable, "database unavailable (server terminated the connection)"},
-		{"57P03", db.ErrUnavailable, "database unavailable (server not accepting connections)"},
-		{"08006", db.ErrUnavailable, "database unavailable (connection exception)"},
-		{"08P01", db.ErrUnavailable, "database unavailable (connection exception)"},
-		{"08000", db.ErrUnavailable, "database unavailable (connection exception)"},
+		{"23505", postgres.ErrConflict, "conflict (unique violation)"},
+		{"23503", postgres.ErrForeignKey, "foreign key violation (referenced row missing or still referenced)"},
+		{"23514", postgres.ErrCheck, "invalid value (check violation)"},
+		{"23502", postgres.ErrCheck, "invalid value (not-null violation)"},
+		{"40001", postgres.ErrRetryable, "transaction conflict, retry (serialization failure)"},
+		{"40P01", postgres.ErrRetryable, "transaction conflict, retry (deadlock detected)"},
+		{"57P01", postgres.ErrUnavailable, "database unavailable (server terminated the connection)"},
+		{"57P02", postgres.ErrUnavailable, "database unavailable (server terminated the connection)"},
+		{"57P03", postgres.ErrUnavailable, "database unavailable (server not accepting connections)"},
+		{"08006", postgres.ErrUnavailable, "database unavailable (connection exception)"},
+		{"08P01", postgres.ErrUnavailable, "database unavailable (connection exception)"},
+		{"08000", postgres.ErrUnavailable, "database unavailable (connection exception)"},
 		{"42P01", nil, "database error (SQLSTATE 42P01)"},
 		{"22P02", nil, "database error (SQLSTATE 22P02)"},
 		{"57014", nil, "database error (SQLSTATE 57014)"},
 	}
-	sentinels := []error{db.ErrNotFound, db.ErrConflict, db.ErrForeignKey, db.ErrCheck, db.ErrRetryable, db.ErrUnavailable}
+	sentinels := []error{postgres.ErrNotFound, postgres.ErrConflict, postgres.ErrForeignKey, postgres.ErrCheck, postgres.ErrRetryable, postgres.ErrUnavailable}
 	for _, c := range cases {
 		t.Run(c.code, func(t *testing.T) {
 			orig := pgError(c.code)
-			err := db.MapError(fmt.Errorf("exec: %w", orig))
+			err := postgres.MapError(fmt.Errorf("exec: %w", orig))
 			if err.Error() != c.text {
 				t.Errorf("text = %q, want %q", err.Error(), c.text)
 			}
@@ -72,9 +72,9 @@ func TestMapErrorSQLStates(t *testing.T) {
 			if !errors.As(err, &pgErr) || pgErr != orig {
 				t.Error("the original *pgconn.PgError is not reachable with errors.As")
 			}
-			var e *db.Error
+			var e *postgres.Error
 			if !errors.As(err, &e) || e.SQLState != c.code || e.Constraint != "users_email_lower_key" || e.Table != "users" || e.Column != "email" {
-				t.Errorf("*db.Error fields = %+v, want the SQLSTATE, constraint, table and column", e)
+				t.Errorf("*postgres.Error fields = %+v, want the SQLSTATE, constraint, table and column", e)
 			}
 			assertSafe(t, err)
 		})
@@ -91,7 +91,7 @@ func assertSafe(t *testing.T, err error) {
 }
 
 func TestMapErrorOtherErrors(t *testing.T) {
-	connectErr := &db.ConnectError{Target: "u@h:5432/d?sslmode=disable", Reason: "password authentication failed for user \"u\"", Hint: "check it", Err: errors.New("hunter2")}
+	connectErr := &postgres.ConnectError{Target: "u@h:5432/d?sslmode=disable", Reason: "password authentication failed for user \"u\"", Hint: "check it", Err: errors.New("hunter2")}
 	cases := []struct {
 		name string
 		err  error
@@ -99,21 +99,21 @@ func TestMapErrorOtherErrors(t *testing.T) {
 		is   error // must also hold
 		text string
 	}{
-		{"no rows", fmt.Errorf("scan: %w", pgx.ErrNoRows), db.ErrNotFound, pgx.ErrNoRows, "not found"},
-		{"our connect error", connectErr, db.ErrUnavailable, db.ErrConnect, "database unavailable (cannot connect)"},
-		{"eof", fmt.Errorf("read: %w", io.ErrUnexpectedEOF), db.ErrUnavailable, io.ErrUnexpectedEOF, "database unavailable (connection lost)"},
-		{"net", &net.OpError{Op: "read", Net: "tcp", Err: errors.New("connection reset by peer")}, db.ErrUnavailable, nil, "database unavailable (connection lost)"},
-		{"conn closed", fmt.Errorf("query: %w", pgconn.ErrConnClosed), db.ErrUnavailable, pgconn.ErrConnClosed, "database unavailable (connection lost)"},
-		{"closed pool", errors.New("closed pool"), db.ErrUnavailable, nil, "database unavailable (connection lost)"},
+		{"no rows", fmt.Errorf("scan: %w", pgx.ErrNoRows), postgres.ErrNotFound, pgx.ErrNoRows, "not found"},
+		{"our connect error", connectErr, postgres.ErrUnavailable, postgres.ErrUnavailable, "database unavailable (cannot connect)"},
+		{"eof", fmt.Errorf("read: %w", io.ErrUnexpectedEOF), postgres.ErrUnavailable, io.ErrUnexpectedEOF, "database unavailable (connection lost)"},
+		{"net", &net.OpError{Op: "read", Net: "tcp", Err: errors.New("connection reset by peer")}, postgres.ErrUnavailable, nil, "database unavailable (connection lost)"},
+		{"conn closed", fmt.Errorf("query: %w", pgconn.ErrConnClosed), postgres.ErrUnavailable, pgconn.ErrConnClosed, "database unavailable (connection lost)"},
+		{"closed pool", errors.New("closed pool"), postgres.ErrUnavailable, nil, "database unavailable (connection lost)"},
 		{"cancelled", fmt.Errorf("timeout: %w", context.Canceled), nil, context.Canceled, "database error (interrupted: context canceled)"},
-		{"cancelled connect", fmt.Errorf("%w while connecting", db.ErrInterrupted), nil, db.ErrInterrupted, "database error (interrupted: context canceled)"},
+		{"cancelled connect", fmt.Errorf("%w while connecting", postgres.ErrInterrupted), nil, postgres.ErrInterrupted, "database error (interrupted: context canceled)"},
 		{"deadline", fmt.Errorf("timeout: %w", context.DeadlineExceeded), nil, context.DeadlineExceeded, "database error (interrupted: context deadline exceeded)"},
 		{"commit rolled back", pgx.ErrTxCommitRollback, nil, pgx.ErrTxCommitRollback, "database error (commit resulted in rollback)"},
 		{"anything else", errors.New("pgx: something about hunter2"), nil, nil, "database error"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			err := db.MapError(c.err)
+			err := postgres.MapError(c.err)
 			if err.Error() != c.text {
 				t.Errorf("text = %q, want %q", err.Error(), c.text)
 			}
@@ -126,11 +126,11 @@ func TestMapErrorOtherErrors(t *testing.T) {
 			assertSafe(t, err)
 		})
 	}
-	if db.MapError(nil) != nil {
+	if postgres.MapError(nil) != nil {
 		t.Error("MapError(nil) != nil")
 	}
-	once := db.MapError(pgError("23505"))
-	if twice := db.MapError(fmt.Errorf("again: %w", once)); twice.Error() != "again: conflict (unique violation)" {
+	once := postgres.MapError(pgError("23505"))
+	if twice := postgres.MapError(fmt.Errorf("again: %w", once)); twice.Error() != "again: conflict (unique violation)" {
 		t.Errorf("mapping a mapped error changed it: %q", twice)
 	}
 }

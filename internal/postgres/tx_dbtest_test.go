@@ -1,6 +1,6 @@
 //go:build dbtest
 
-package db_test
+package postgres_test
 
 import (
 	"errors"
@@ -9,7 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"visiona-backend/internal/db"
+	"visiona-backend/internal/postgres"
 )
 
 // TestWithTxOnPostgres proves WithTx's endings on a real server: what fn wrote is there after a
@@ -42,7 +42,7 @@ func TestWithTxOnPostgres(t *testing.T) {
 	}
 
 	t.Run("commit", func(t *testing.T) {
-		if err := db.WithTx(ctx, pool, insert(1)); err != nil {
+		if err := postgres.WithTx(ctx, pool, insert(1)); err != nil {
 			t.Fatal(err)
 		}
 		if !exists(1) {
@@ -52,7 +52,7 @@ func TestWithTxOnPostgres(t *testing.T) {
 	})
 	t.Run("rollback on error", func(t *testing.T) {
 		fnErr := errors.New("fn failed")
-		err := db.WithTx(ctx, pool, func(tx pgx.Tx) error {
+		err := postgres.WithTx(ctx, pool, func(tx pgx.Tx) error {
 			if err := insert(2)(tx); err != nil {
 				return err
 			}
@@ -70,7 +70,7 @@ func TestWithTxOnPostgres(t *testing.T) {
 		var recovered any
 		func() {
 			defer func() { recovered = recover() }()
-			_ = db.WithTx(ctx, pool, func(tx pgx.Tx) error {
+			_ = postgres.WithTx(ctx, pool, func(tx pgx.Tx) error {
 				if err := insert(3)(tx); err != nil {
 					return err
 				}
@@ -86,7 +86,7 @@ func TestWithTxOnPostgres(t *testing.T) {
 		idle(t)
 	})
 	t.Run("failed statement then nil", func(t *testing.T) {
-		err := db.WithTx(ctx, pool, func(tx pgx.Tx) error {
+		err := postgres.WithTx(ctx, pool, func(tx pgx.Tx) error {
 			_ = insert(1)(tx) // duplicate: the transaction is aborted, and fn ignores it
 			return nil
 		})
@@ -99,21 +99,21 @@ func TestWithTxOnPostgres(t *testing.T) {
 		if _, err := pool.Exec(ctx, `create table tx_deferred (id int, constraint tx_deferred_id_key unique (id) deferrable initially deferred)`); err != nil {
 			t.Fatal(err)
 		}
-		err := db.WithTx(ctx, pool, func(tx pgx.Tx) error {
+		err := postgres.WithTx(ctx, pool, func(tx pgx.Tx) error {
 			_, err := tx.Exec(ctx, `insert into tx_deferred (id) values (1), (1)`)
 			return err
 		})
-		if !errors.Is(err, db.ErrConflict) || err.Error() != "commit transaction: conflict (unique violation)" {
+		if !errors.Is(err, postgres.ErrConflict) || err.Error() != "commit transaction: conflict (unique violation)" {
 			t.Fatalf("WithTx = %v, want the commit's unique violation, mapped", err)
 		}
 		idle(t)
 	})
 	t.Run("nested is a savepoint", func(t *testing.T) {
-		err := db.WithTx(ctx, pool, func(outer pgx.Tx) error {
+		err := postgres.WithTx(ctx, pool, func(outer pgx.Tx) error {
 			if err := insert(4)(outer); err != nil {
 				return err
 			}
-			inner := db.WithTx(ctx, outer, func(tx pgx.Tx) error {
+			inner := postgres.WithTx(ctx, outer, func(tx pgx.Tx) error {
 				if err := insert(5)(tx); err != nil {
 					return err
 				}
@@ -131,5 +131,5 @@ func TestWithTxOnPostgres(t *testing.T) {
 			t.Fatalf("outer row present %v (want true), inner row present %v (want false)", exists(4), exists(5))
 		}
 	})
-	var _ db.Beginner = (*pgxpool.Pool)(nil)
+	var _ postgres.Beginner = (*pgxpool.Pool)(nil)
 }

@@ -1,6 +1,6 @@
 //go:build dbtest
 
-package db_test
+package postgres_test
 
 import (
 	"context"
@@ -14,7 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"visiona-backend/internal/config"
-	"visiona-backend/internal/db"
+	"visiona-backend/internal/postgres"
 	"visiona-backend/internal/testenv"
 )
 
@@ -31,7 +31,7 @@ func dbtestConfig(t *testing.T) config.DB {
 
 func dbtestPool(t *testing.T, cfg config.DB) *pgxpool.Pool {
 	t.Helper()
-	pool, err := db.NewPool(t.Context(), cfg)
+	pool, err := postgres.NewPool(t.Context(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,18 +40,18 @@ func dbtestPool(t *testing.T, cfg config.DB) *pgxpool.Pool {
 }
 
 // checkMapped asserts MapError(err) is kind, carries sqlState, and shows none of leaks.
-func checkMapped(t *testing.T, err error, kind error, sqlState string, leaks ...string) *db.Error {
+func checkMapped(t *testing.T, err error, kind error, sqlState string, leaks ...string) *postgres.Error {
 	t.Helper()
 	if err == nil {
 		t.Fatal("no error")
 	}
-	mapped := db.MapError(err)
+	mapped := postgres.MapError(err)
 	if !errors.Is(mapped, kind) {
 		t.Fatalf("MapError(%v) = %v, want %v", err, mapped, kind)
 	}
-	var e *db.Error
+	var e *postgres.Error
 	if !errors.As(mapped, &e) {
-		t.Fatalf("MapError(%v) is not a *db.Error", err)
+		t.Fatalf("MapError(%v) is not a *postgres.Error", err)
 	}
 	if sqlState != "" && e.SQLState != sqlState {
 		t.Fatalf("SQLState = %q, want %q (error %v)", e.SQLState, sqlState, err)
@@ -79,13 +79,13 @@ func TestMapErrorProvoked(t *testing.T) {
 	t.Run("no rows", func(t *testing.T) {
 		var n int
 		err := pool.QueryRow(ctx, `select 1 where false`).Scan(&n)
-		if e := checkMapped(t, err, db.ErrNotFound, ""); e.Error() != "not found" {
+		if e := checkMapped(t, err, postgres.ErrNotFound, ""); e.Error() != "not found" {
 			t.Fatalf("text %q", e.Error())
 		}
 	})
 	t.Run("23505 unique violation", func(t *testing.T) {
 		_, err := pool.Exec(ctx, `insert into users (email, password_hash) values ('alice@EXAMPLE.com', 'h')`)
-		e := checkMapped(t, err, db.ErrConflict, "23505", "users_email_lower_key", "alice", "insert")
+		e := checkMapped(t, err, postgres.ErrConflict, "23505", "users_email_lower_key", "alice", "insert")
 		if e.Constraint != "users_email_lower_key" || e.Table != "users" || e.Error() != "conflict (unique violation)" {
 			t.Fatalf("%+v", e)
 		}
@@ -93,7 +93,7 @@ func TestMapErrorProvoked(t *testing.T) {
 	t.Run("23503 foreign key violation", func(t *testing.T) {
 		_, err := pool.Exec(ctx, `insert into models (owner_id, name, target_chip, source, faa_object_key)
 values (gen_random_uuid(), 'm', 'c', 'upload', 'k')`)
-		if e := checkMapped(t, err, db.ErrForeignKey, "23503", "models_owner_id_fkey", "models"); e.Constraint != "models_owner_id_fkey" {
+		if e := checkMapped(t, err, postgres.ErrForeignKey, "23503", "models_owner_id_fkey", "models"); e.Constraint != "models_owner_id_fkey" {
 			t.Fatalf("%+v", e)
 		}
 		// The other direction: deleting a row still referenced.
@@ -101,18 +101,18 @@ values (gen_random_uuid(), 'm', 'c', 'upload', 'k')`)
 			t.Fatal(err)
 		}
 		_, err = pool.Exec(ctx, `delete from users where id = $1`, userID)
-		checkMapped(t, err, db.ErrForeignKey, "23503", "devices_owner_id_fkey")
+		checkMapped(t, err, postgres.ErrForeignKey, "23503", "devices_owner_id_fkey")
 	})
 	t.Run("23514 check violation", func(t *testing.T) {
 		_, err := pool.Exec(ctx, `insert into models (owner_id, name, target_chip, source, faa_object_key)
 values ($1, 'm', 'c', 'torrent', 'k')`, userID)
-		if e := checkMapped(t, err, db.ErrCheck, "23514", "models_source_check", "torrent"); e.Constraint != "models_source_check" {
+		if e := checkMapped(t, err, postgres.ErrCheck, "23514", "models_source_check", "torrent"); e.Constraint != "models_source_check" {
 			t.Fatalf("%+v", e)
 		}
 	})
 	t.Run("23502 not-null violation", func(t *testing.T) {
 		_, err := pool.Exec(ctx, `insert into users (email, password_hash) values ('bob@example.com', null)`)
-		if e := checkMapped(t, err, db.ErrCheck, "23502", "password_hash", "bob"); e.Column != "password_hash" || e.Error() != "invalid value (not-null violation)" {
+		if e := checkMapped(t, err, postgres.ErrCheck, "23502", "password_hash", "bob"); e.Column != "password_hash" || e.Error() != "invalid value (not-null violation)" {
 			t.Fatalf("%+v", e)
 		}
 	})
@@ -130,7 +130,7 @@ values ($1, 'm', 'c', 'torrent', 'k')`, userID)
 			t.Fatal(err)
 		}
 		_, err = a.Exec(ctx, `update users set display_name = 'changed by a' where id = $1`, userID)
-		checkMapped(t, err, db.ErrRetryable, "40001")
+		checkMapped(t, err, postgres.ErrRetryable, "40001")
 	})
 	t.Run("40P01 deadlock", func(t *testing.T) {
 		if _, err := pool.Exec(ctx, `insert into devices (owner_id, serial) values ($1, 'SN-A'), ($1, 'SN-B')`, userID); err != nil {
@@ -148,7 +148,7 @@ values ($1, 'm', 'c', 'torrent', 'k')`, userID)
 				var once sync.Once
 				holding := func() { once.Do(locked.Done) }
 				defer holding() // also on an early failure, so the other one does not wait forever
-				results[i] = db.WithTx(ctx, pool, func(tx pgx.Tx) error {
+				results[i] = postgres.WithTx(ctx, pool, func(tx pgx.Tx) error {
 					// Detect the deadlock in 100ms instead of the default 1s (a superuser setting;
 					// the test database's URL is the superuser's).
 					if _, err := tx.Exec(ctx, `set local deadlock_timeout = '100ms'`); err != nil {
@@ -168,7 +168,7 @@ values ($1, 'm', 'c', 'torrent', 'k')`, userID)
 		failed := 0
 		for _, err := range results {
 			if err != nil {
-				checkMapped(t, err, db.ErrRetryable, "40P01")
+				checkMapped(t, err, postgres.ErrRetryable, "40P01")
 				failed++
 			}
 		}
@@ -177,7 +177,7 @@ values ($1, 'm', 'c', 'torrent', 'k')`, userID)
 		}
 	})
 	t.Run("57P01 admin shutdown", func(t *testing.T) {
-		connCfg, err := db.ConnConfig(cfg)
+		connCfg, err := postgres.ConnConfig(cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -202,19 +202,19 @@ values ($1, 'm', 'c', 'torrent', 'k')`, userID)
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
-		checkMapped(t, err, db.ErrUnavailable, "57P01")
+		checkMapped(t, err, postgres.ErrUnavailable, "57P01")
 		// Afterwards the connection is closed: that too is unavailable.
 		_, err = conn.Exec(ctx, `select 1`)
-		checkMapped(t, err, db.ErrUnavailable, "")
+		checkMapped(t, err, postgres.ErrUnavailable, "")
 	})
 	t.Run("closed pool", func(t *testing.T) {
-		p, err := db.NewPool(ctx, cfg)
+		p, err := postgres.NewPool(ctx, cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
 		p.Close()
 		_, err = p.Exec(ctx, `select 1`)
-		if e := checkMapped(t, err, db.ErrUnavailable, ""); e.Error() != "database unavailable (connection lost)" {
+		if e := checkMapped(t, err, postgres.ErrUnavailable, ""); e.Error() != "database unavailable (connection lost)" {
 			t.Fatalf("text %q", e.Error())
 		}
 	})
@@ -222,14 +222,14 @@ values ($1, 'm', 'c', 'torrent', 'k')`, userID)
 		qctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
 		defer cancel()
 		_, err := pool.Exec(qctx, `select pg_sleep(5)`)
-		mapped := db.MapError(err)
-		if errors.Is(mapped, db.ErrUnavailable) || !(errors.Is(mapped, context.DeadlineExceeded) || errors.Is(mapped, context.Canceled)) {
+		mapped := postgres.MapError(err)
+		if errors.Is(mapped, postgres.ErrUnavailable) || !(errors.Is(mapped, context.DeadlineExceeded) || errors.Is(mapped, context.Canceled)) {
 			t.Fatalf("MapError(%v) = %v; want a context error, not ErrUnavailable", err, mapped)
 		}
 	})
 }
 
-// TestNewPoolProvokedFailures: connecting fails for real, classified like db.Connect, and
+// TestNewPoolProvokedFailures: connecting fails for real, classified like postgres.Connect, and
 // MapError makes every such failure ErrUnavailable without showing the connection details.
 func TestNewPoolProvokedFailures(t *testing.T) {
 	cfg := dbtestConfig(t)
@@ -247,19 +247,19 @@ func TestNewPoolProvokedFailures(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			pool, err := db.NewPool(t.Context(), c.cfg)
+			pool, err := postgres.NewPool(t.Context(), c.cfg)
 			if pool != nil {
 				pool.Close()
 				t.Fatal("NewPool succeeded")
 			}
-			var ce *db.ConnectError
+			var ce *postgres.ConnectError
 			if !errors.As(err, &ce) || !strings.Contains(ce.Reason, c.reason) {
 				t.Fatalf("NewPool = %v; want a *ConnectError saying %q", err, c.reason)
 			}
 			if strings.Contains(err.Error(), c.cfg.Password) {
 				t.Fatal("the error shows the password")
 			}
-			e := checkMapped(t, err, db.ErrUnavailable, c.state, c.cfg.Password, c.cfg.Host, c.cfg.User, c.cfg.Name)
+			e := checkMapped(t, err, postgres.ErrUnavailable, c.state, c.cfg.Password, c.cfg.Host, c.cfg.User, c.cfg.Name)
 			if e.Error() != "database unavailable (cannot connect)" {
 				t.Fatalf("text %q", e.Error())
 			}

@@ -1,4 +1,4 @@
-package db
+package migfile
 
 import (
 	"errors"
@@ -45,8 +45,8 @@ func TestLoadSourceOrdersAndPairs(t *testing.T) {
 	if middle, _ := src.Find(3); middle.UpNoTx {
 		t.Error("000003: a marker after the first statement must not switch the transaction off")
 	}
-	if src.Latest() != 10 || src.NextVersion() != 11 || src.previous(10) != 3 || src.previous(2) != 0 {
-		t.Errorf("Latest=%d NextVersion=%d previous(10)=%d previous(2)=%d", src.Latest(), src.NextVersion(), src.previous(10), src.previous(2))
+	if src.Latest() != 10 || src.NextVersion() != 11 || src.Previous(10) != 3 || src.Previous(2) != 0 {
+		t.Errorf("Latest=%d NextVersion=%d Previous(10)=%d Previous(2)=%d", src.Latest(), src.NextVersion(), src.Previous(10), src.Previous(2))
 	}
 	if _, ok := src.Find(4); ok {
 		t.Error("Find(4) found a migration that does not exist")
@@ -132,50 +132,12 @@ func TestLineColumn(t *testing.T) {
 	body := []byte("CREATE TABLE a (id int);\n-- é comment\nSELEC 1;\n")
 	// PostgreSQL counts characters, not bytes: 'é' is one.
 	pos := len([]rune("CREATE TABLE a (id int);\n-- é comment\n")) + 1
-	if line, col := lineColumn(body, pos); line != 3 || col != 1 {
+	if line, col := LineColumn(body, pos); line != 3 || col != 1 {
 		t.Errorf("lineColumn = %d:%d, want 3:1", line, col)
 	}
 	// Past the body (the body left a statement open): the end of its last line.
-	if line, col := lineColumn(body, len([]rune(string(body)))+5); line != 3 || col != 9 {
+	if line, col := LineColumn(body, len([]rune(string(body)))+5); line != 3 || col != 9 {
 		t.Errorf("a position past the body maps to %d:%d, want 3:9", line, col)
-	}
-}
-
-func TestCreate(t *testing.T) {
-	dir := t.TempDir()
-	up, down, err := Create(dir, "add_devices")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if filepath.Base(up) != "000001_add_devices.up.sql" || filepath.Base(down) != "000001_add_devices.down.sql" {
-		t.Fatalf("created %s and %s", up, down)
-	}
-	sums, err := os.ReadFile(filepath.Join(dir, SumFile))
-	if err != nil || strings.Count(string(sums), "\n") != 3 {
-		t.Fatalf("create should record the pair in %s: %q, %v", SumFile, sums, err)
-	}
-	// A pair fresh from create holds only comments: discovery refuses it until it is written.
-	if _, err := LoadSource(os.DirFS(dir)); !errors.Is(err, ErrInvalidSource) {
-		t.Fatalf("unfilled template loaded: %v", err)
-	}
-	os.WriteFile(up, []byte("CREATE TABLE d (id int);\n"), 0o644)
-	os.WriteFile(down, []byte("DROP TABLE d;\n"), 0o644)
-	// Filled in but not re-hashed: create must not paper over it by rewriting the sum file.
-	if _, _, err := Create(dir, "second"); !errors.Is(err, ErrChecksum) {
-		t.Fatalf("create over an unhashed edit: err = %v, want ErrChecksum", err)
-	}
-	if _, err := WriteSums(dir); err != nil { // what `migrate hash` does
-		t.Fatal(err)
-	}
-	up2, _, err := Create(dir, "second")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if filepath.Base(up2) != "000002_second.up.sql" {
-		t.Errorf("second migration is %s, want version 000002", filepath.Base(up2))
-	}
-	if _, _, err := Create(dir, "Add Devices!"); !errors.Is(err, ErrInvalidArgument) || !strings.Contains(err.Error(), `"add_devices"`) {
-		t.Errorf("bad name: err = %v, want ErrInvalidArgument suggesting add_devices", err)
 	}
 }
 

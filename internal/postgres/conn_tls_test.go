@@ -1,4 +1,4 @@
-package db_test
+package postgres_test
 
 import (
 	"bytes"
@@ -20,7 +20,7 @@ import (
 	"github.com/testcontainers/testcontainers-go"
 
 	"visiona-backend/internal/config"
-	"visiona-backend/internal/db"
+	"visiona-backend/internal/postgres"
 	"visiona-backend/internal/testenv"
 )
 
@@ -133,7 +133,7 @@ func startTLSPostgres(t *testing.T, ca *testCA) *testenv.Postgres {
 // server sees it.
 func connectionUsesTLS(t *testing.T, cfg config.DB) (bool, error) {
 	t.Helper()
-	conn, err := db.Connect(t.Context(), cfg)
+	conn, err := postgres.Connect(t.Context(), cfg)
 	if err != nil {
 		return false, err
 	}
@@ -171,7 +171,7 @@ func runSSLCases(t *testing.T, base config.DB, cases []sslCase) {
 			}
 			gotTLS, err := connectionUsesTLS(t, cfg)
 			if tc.wantErr != "" {
-				var ce *db.ConnectError
+				var ce *postgres.ConnectError
 				if !errors.As(err, &ce) || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("error = %v, want a ConnectError with %q", err, tc.wantErr)
 				}
@@ -257,7 +257,7 @@ func TestConnectIgnoresLibpqEnvironment(t *testing.T) {
 		t.Setenv(k, v)
 	}
 	base.SSLMode = config.DefaultSSLMode
-	conn, err := db.Connect(t.Context(), base)
+	conn, err := postgres.Connect(t.Context(), base)
 	if err != nil {
 		t.Fatalf("connect with PG* variables set: %v", err)
 	}
@@ -293,7 +293,7 @@ func TestTLSFileErrorsNameTheVariable(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := base
 			tc.set(&cfg)
-			_, err := db.Connect(t.Context(), cfg)
+			_, err := postgres.Connect(t.Context(), cfg)
 			var cfgErr *config.Error
 			if !errors.As(err, &cfgErr) || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("error = %v, want a config.Error with %q", err, tc.want)
@@ -308,7 +308,7 @@ func execAdmin(t *testing.T, pg *testenv.Postgres, sql string) error {
 	if err != nil {
 		return err
 	}
-	conn, err := db.Connect(t.Context(), cfg)
+	conn, err := postgres.Connect(t.Context(), cfg)
 	if err != nil {
 		return err
 	}
