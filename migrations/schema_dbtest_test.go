@@ -19,6 +19,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"visiona-backend/internal/db"
+	"visiona-backend/internal/lines"
 	"visiona-backend/internal/testenv"
 	"visiona-backend/migrations"
 )
@@ -385,12 +386,12 @@ func expectError(t *testing.T, tx pgx.Tx, code, constraint, sql string, args ...
 	var pgErr *pgconn.PgError
 	switch {
 	case err == nil:
-		t.Errorf("%s %v: succeeded, want SQLSTATE %s on %q", oneLine(sql), args, code, constraint)
+		t.Errorf("%s %v: succeeded, want SQLSTATE %s on %q", lines.Fold(sql), args, code, constraint)
 		return nil
 	case !errors.As(err, &pgErr):
-		t.Fatalf("%s: %v", oneLine(sql), err)
+		t.Fatalf("%s: %v", lines.Fold(sql), err)
 	case pgErr.Code != code || (constraint != "" && pgErr.ConstraintName != constraint):
-		t.Errorf("%s %v: SQLSTATE %s on %q (%s), want SQLSTATE %s on %q", oneLine(sql), args, pgErr.Code, pgErr.ConstraintName, pgErr.Message, code, constraint)
+		t.Errorf("%s %v: SQLSTATE %s on %q (%s), want SQLSTATE %s on %q", lines.Fold(sql), args, pgErr.Code, pgErr.ConstraintName, pgErr.Message, code, constraint)
 		return nil
 	}
 	return pgErr
@@ -399,7 +400,7 @@ func expectError(t *testing.T, tx pgx.Tx, code, constraint, sql string, args ...
 func mustExec(t *testing.T, tx pgx.Tx, sql string, args ...any) {
 	t.Helper()
 	if _, err := tx.Exec(t.Context(), sql, args...); err != nil {
-		t.Fatalf("%s: %v", oneLine(sql), err)
+		t.Fatalf("%s: %v", lines.Fold(sql), err)
 	}
 }
 
@@ -422,11 +423,10 @@ func insertID(t *testing.T, tx pgx.Tx, sql string, args ...any) string {
 	t.Helper()
 	var id string
 	if err := tx.QueryRow(t.Context(), sql, args...).Scan(&id); err != nil {
-		t.Fatalf("%s: %v", oneLine(sql), err)
+		t.Fatalf("%s: %v", lines.Fold(sql), err)
 	}
 	return id
 }
 
-func oneLine(sql string) string { return strings.Join(strings.Fields(sql), " ") }
 
 func ptr[T any](v T) *T { return &v }

@@ -21,6 +21,7 @@ import (
 
 	"visiona-backend/internal/cli"
 	"visiona-backend/internal/config"
+	"visiona-backend/internal/lines"
 	"visiona-backend/internal/schema"
 	"visiona-backend/internal/testdb"
 	"visiona-backend/internal/testenv"
@@ -144,7 +145,7 @@ func run() int {
 		}
 	}
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "testdb: error: %s (exit %d)\n", firstLine(err.Error()), code)
+		fmt.Fprintf(os.Stderr, "testdb: error: %s (exit %d)\n", lines.First(err.Error()), code)
 	}
 	return code
 }
@@ -163,13 +164,4 @@ func exitCode(err error) int {
 		return cli.ExitSuites
 	}
 	return cli.ExitCode(err)
-}
-
-func firstLine(s string) string {
-	for i, r := range s {
-		if r == '\n' {
-			return s[:i]
-		}
-	}
-	return s
 }

@@ -26,6 +26,7 @@ import (
 
 	"visiona-backend/internal/config"
 	"visiona-backend/internal/db"
+	"visiona-backend/internal/lines"
 	"visiona-backend/internal/lint"
 	"visiona-backend/internal/logger"
 	"visiona-backend/internal/version"
@@ -132,7 +133,7 @@ func Run(ctx context.Context, env Env) int {
 	if err != nil {
 		r.out.fail(code, err)
 		msg := strings.TrimPrefix(err.Error(), errUsage.Error()+": ")
-		fmt.Fprintf(env.Stderr, "migrate: error: %s\n", oneLine(msg))
+		fmt.Fprintf(env.Stderr, "migrate: error: %s\n", lines.Fold(msg))
 		if errors.Is(err, errUsage) {
 			fmt.Fprintln(env.Stderr, "migrate: "+env.helpHint())
 		}
@@ -165,8 +166,6 @@ func cancelOnSignal(cancel context.CancelFunc, stderr io.Writer) (stop func()) {
 		close(done)
 	}
 }
-
-func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
 type runner struct {
 	env Env

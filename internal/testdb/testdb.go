@@ -28,6 +28,7 @@ import (
 
 	"visiona-backend/internal/config"
 	"visiona-backend/internal/db"
+	"visiona-backend/internal/lines"
 	"visiona-backend/internal/schema"
 	"visiona-backend/internal/testenv"
 )
@@ -103,18 +104,13 @@ func newPhase(name, postgres string, start time.Time, err error, detail string) 
 	p := Phase{Name: name, Postgres: postgres, Duration: time.Since(start), Result: "ok", Detail: detail}
 	if err != nil {
 		p.Result = "failed"
-		p.Detail = firstLine(err.Error())
+		p.Detail = lines.First(err.Error())
 	}
 	return p
 }
 
 func (r *Report) skip(name, why string) {
 	r.Phases = append(r.Phases, Phase{Name: name, Result: "skipped", Detail: why})
-}
-
-func firstLine(s string) string {
-	line, _, _ := strings.Cut(s, "\n")
-	return line
 }
 
 // run holds what one TestDB run started, so cleanup can remove exactly that.
