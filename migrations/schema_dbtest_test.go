@@ -428,5 +428,4 @@ func insertID(t *testing.T, tx pgx.Tx, sql string, args ...any) string {
 	return id
 }
 
-
 func ptr[T any](v T) *T { return &v }

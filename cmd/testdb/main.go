@@ -123,7 +123,7 @@ func run() int {
 	}
 	if *writeSnapshot {
 		err := testdb.WriteSnapshot(ctx, opts)
-		code := exitCode(err)
+		code := cli.ExitCode(err)
 		if code == cli.ExitInterrupted {
 			err = errors.New("interrupted (Ctrl-C or SIGTERM); the snapshot file was not written")
 		}
@@ -133,7 +133,7 @@ func run() int {
 		return code
 	}
 	report, err := testdb.Run(ctx, opts)
-	code := exitCode(err)
+	code := cli.ExitCode(err)
 	if code == cli.ExitInterrupted {
 		// The cause is the signal, not a cancelled context: say it in the words of the exit codes.
 		err = errors.New("interrupted (Ctrl-C or SIGTERM); cleanup ran, see its row")
@@ -148,20 +148,4 @@ func run() int {
 		fmt.Fprintf(os.Stderr, "testdb: error: %s (exit %d)\n", lines.First(err.Error()), code)
 	}
 	return code
-}
-
-func exitCode(err error) int {
-	switch {
-	case errors.Is(err, context.Canceled):
-		return cli.ExitInterrupted
-	case errors.Is(err, testdb.ErrUnavailable):
-		return cli.ExitTestServers
-	case errors.Is(err, testdb.ErrRoundTrip):
-		return cli.ExitRoundTrip
-	case errors.Is(err, testdb.ErrStaleSnapshot):
-		return cli.ExitStaleSnapshot
-	case errors.Is(err, testdb.ErrSuites):
-		return cli.ExitSuites
-	}
-	return cli.ExitCode(err)
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/testcontainers/testcontainers-go"
 
+	"visiona-backend/internal/cli"
 	"visiona-backend/internal/config"
 	"visiona-backend/internal/db"
 	"visiona-backend/internal/lines"
@@ -33,12 +34,12 @@ import (
 	"visiona-backend/internal/testenv"
 )
 
-// Sentinel errors, one per failure kind, each with its own exit code in internal/cli.
+// Sentinel errors, one per failure kind, each carrying its exit code for cli.ExitCode.
 var (
-	ErrUnavailable   = errors.New("test servers unavailable")
-	ErrRoundTrip     = errors.New("a migration's down does not reverse its up")
-	ErrStaleSnapshot = errors.New("committed schema snapshot is stale")
-	ErrSuites        = errors.New("dbtest suites failed")
+	ErrUnavailable   error = &cli.CodedError{Msg: "test servers unavailable", Code: cli.ExitTestServers}
+	ErrRoundTrip     error = &cli.CodedError{Msg: "a migration's down does not reverse its up", Code: cli.ExitRoundTrip}
+	ErrStaleSnapshot error = &cli.CodedError{Msg: "committed schema snapshot is stale", Code: cli.ExitStaleSnapshot}
+	ErrSuites        error = &cli.CodedError{Msg: "dbtest suites failed", Code: cli.ExitSuites}
 )
 
 // Options says where the servers come from and what to check.
