@@ -268,28 +268,30 @@ func updatedAtTrigger(t *testing.T, tx pgx.Tx) {
 		{"models", model, "labels = labels, name = name", "labels = '{cat}'"},
 		{"devices", device, "connection_state = connection_state", "connection_state = 'online'"},
 	} {
-		// An update that changes nothing (an idempotent upsert) leaves updated_at alone.
-		mustExec(t, tx, "update "+c.table+" set "+c.noop+" where id = $1", c.id)
-		if got := updatedAt(t, tx, c.table, c.id); !got.Equal(past) {
-			t.Errorf("%s: a no-op update moved updated_at from %s to %s", c.table, past, got)
-		}
-		mustExec(t, tx, "update "+c.table+" set "+c.change+" where id = $1", c.id)
-		var bumped, createdKept bool
-		if err := tx.QueryRow(t.Context(), "select updated_at = now(), created_at = $2 from "+c.table+" where id = $1", c.id, past).Scan(&bumped, &createdKept); err != nil {
-			t.Fatal(err)
-		}
-		if !bumped || !createdKept {
-			t.Errorf("%s: after a change, updated_at = now() is %v and created_at kept is %v; want both", c.table, bumped, createdKept)
-		}
-		// Code never sets updated_at: a value it writes is replaced by the transaction time.
-		mustExec(t, tx, "update "+c.table+" set updated_at = $2 where id = $1", c.id, past)
-		var overridden bool
-		if err := tx.QueryRow(t.Context(), "select updated_at = now() from "+c.table+" where id = $1", c.id).Scan(&overridden); err != nil {
-			t.Fatal(err)
-		}
-		if !overridden {
-			t.Errorf("%s: an explicit updated_at was kept instead of the trigger's now()", c.table)
-		}
+		t.Run(c.table, func(t *testing.T) {
+			// An update that changes nothing (an idempotent upsert) leaves updated_at alone.
+			mustExec(t, tx, "update "+c.table+" set "+c.noop+" where id = $1", c.id)
+			if got := updatedAt(t, tx, c.table, c.id); !got.Equal(past) {
+				t.Errorf("%s: a no-op update moved updated_at from %s to %s", c.table, past, got)
+			}
+			mustExec(t, tx, "update "+c.table+" set "+c.change+" where id = $1", c.id)
+			var bumped, createdKept bool
+			if err := tx.QueryRow(t.Context(), "select updated_at = now(), created_at = $2 from "+c.table+" where id = $1", c.id, past).Scan(&bumped, &createdKept); err != nil {
+				t.Fatal(err)
+			}
+			if !bumped || !createdKept {
+				t.Errorf("%s: after a change, updated_at = now() is %v and created_at kept is %v; want both", c.table, bumped, createdKept)
+			}
+			// Code never sets updated_at: a value it writes is replaced by the transaction time.
+			mustExec(t, tx, "update "+c.table+" set updated_at = $2 where id = $1", c.id, past)
+			var overridden bool
+			if err := tx.QueryRow(t.Context(), "select updated_at = now() from "+c.table+" where id = $1", c.id).Scan(&overridden); err != nil {
+				t.Fatal(err)
+			}
+			if !overridden {
+				t.Errorf("%s: an explicit updated_at was kept instead of the trigger's now()", c.table)
+			}
+		})
 	}
 }
 
