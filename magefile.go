@@ -46,12 +46,17 @@ func migrate(ctx context.Context, target string, jsonOut *bool, args ...string) 
 	if jsonOut != nil && *jsonOut {
 		args = append([]string{"-json"}, args...)
 	}
-	env := cli.OSEnv(args, migrations.FS, seed.FS, "migrations")
-	env.MageTarget = target
+	runCLI(ctx, target, args...)
+	return nil
+}
+
+// runCLI runs one cmd/migrate command in-process, as the mage target named, and exits with its code
+// when it fails.
+func runCLI(ctx context.Context, target string, args ...string) {
+	env := cli.OSEnv(cli.Door{Args: args, Migrations: migrations.FS, Seed: seed.FS, MigrationsDir: "migrations", MageTarget: target})
 	if code := cli.Run(ctx, env); code != cli.ExitOK {
 		os.Exit(code)
 	}
-	return nil
 }
 
 // MigrateUp applies every pending migration to the VISIONA_DB_* database.
@@ -213,13 +218,8 @@ func Lint(ctx context.Context, format *string) error {
 	if format != nil && *format != "" {
 		lintArgs = append(lintArgs, "-format="+*format)
 	}
-	for _, args := range [][]string{{"verify"}, lintArgs} {
-		env := cli.OSEnv(args, migrations.FS, seed.FS, "migrations")
-		env.MageTarget = "lint"
-		if code := cli.Run(ctx, env); code != cli.ExitOK {
-			os.Exit(code)
-		}
-	}
+	runCLI(ctx, "lint", "verify")
+	runCLI(ctx, "lint", lintArgs...)
 	out, err := sh.Output("gofmt", "-l", ".")
 	if err != nil {
 		return err

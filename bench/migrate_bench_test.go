@@ -29,6 +29,7 @@ import (
 
 	"visiona-backend/internal/config"
 	"visiona-backend/internal/db"
+	"visiona-backend/internal/testenv"
 )
 
 // EnvURL names the variable holding a superuser URL of the server to benchmark against, e.g.
@@ -62,7 +63,7 @@ func BenchmarkDown(b *testing.B) { benchmark(b, false) }
 func benchmark(b *testing.B, up bool) {
 	srv := connectServer(b)
 	for _, n := range sizes {
-		fsys := migrationsFS(n)
+		fsys := testenv.GenerateSet(n, testenv.TableStep)
 		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
 			for _, mig := range migrators {
 				b.Run("driver="+mig.name, func(b *testing.B) {
@@ -112,18 +113,6 @@ func runBenchmark(b *testing.B, srv *server, mig migrator, fsys fstest.MapFS, n 
 	if lo, hi := mig.commits, mig.commits+0.25; perMigration < lo || perMigration > hi {
 		b.Errorf("%s: %.3f commits/migration, want %.2f to %.2f: is something else using the database, or did the statistics not flush?", mig.name, perMigration, lo, hi)
 	}
-}
-
-// migrationsFS generates n migrations, each creating one table and one index; its down drops them.
-func migrationsFS(n int) fstest.MapFS {
-	fsys := fstest.MapFS{}
-	for v := 1; v <= n; v++ {
-		t := fmt.Sprintf("t_%06d", v)
-		fsys[fmt.Sprintf("%06d_create_%s.up.sql", v, t)] = &fstest.MapFile{Data: fmt.Appendf(nil,
-			"CREATE TABLE %[1]s (id bigint PRIMARY KEY, name text NOT NULL, created_at timestamptz NOT NULL DEFAULT now());\nCREATE INDEX %[1]s_name_idx ON %[1]s (name);\n", t)}
-		fsys[fmt.Sprintf("%06d_create_%s.down.sql", v, t)] = &fstest.MapFile{Data: fmt.Appendf(nil, "DROP TABLE %s;\n", t)}
-	}
-	return fsys
 }
 
 // target is one benchmark database, reachable both ways.

@@ -10,7 +10,7 @@ import (
 	"visiona-backend/internal/schema"
 )
 
-// roundTripSize is the yardstick: the proof for 200 migrations must stay within 3x a
+// roundTripSize is the proof's yardstick: the proof for 200 migrations must stay within 3x a
 // plain up-all + down-all of the same set.
 const roundTripSize = 200
 

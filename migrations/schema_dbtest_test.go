@@ -19,6 +19,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"visiona-backend/internal/db"
+	"visiona-backend/internal/lines"
 	"visiona-backend/internal/migfile"
 	"visiona-backend/internal/testenv"
 	"visiona-backend/migrations"
@@ -268,28 +269,30 @@ func updatedAtTrigger(t *testing.T, tx pgx.Tx) {
 		{"models", model, "labels = labels, name = name", "labels = '{cat}'"},
 		{"devices", device, "connection_state = connection_state", "connection_state = 'online'"},
 	} {
-		// An update that changes nothing (an idempotent upsert) leaves updated_at alone.
-		mustExec(t, tx, "update "+c.table+" set "+c.noop+" where id = $1", c.id)
-		if got := updatedAt(t, tx, c.table, c.id); !got.Equal(past) {
-			t.Errorf("%s: a no-op update moved updated_at from %s to %s", c.table, past, got)
-		}
-		mustExec(t, tx, "update "+c.table+" set "+c.change+" where id = $1", c.id)
-		var bumped, createdKept bool
-		if err := tx.QueryRow(t.Context(), "select updated_at = now(), created_at = $2 from "+c.table+" where id = $1", c.id, past).Scan(&bumped, &createdKept); err != nil {
-			t.Fatal(err)
-		}
-		if !bumped || !createdKept {
-			t.Errorf("%s: after a change, updated_at = now() is %v and created_at kept is %v; want both", c.table, bumped, createdKept)
-		}
-		// Code never sets updated_at: a value it writes is replaced by the transaction time.
-		mustExec(t, tx, "update "+c.table+" set updated_at = $2 where id = $1", c.id, past)
-		var overridden bool
-		if err := tx.QueryRow(t.Context(), "select updated_at = now() from "+c.table+" where id = $1", c.id).Scan(&overridden); err != nil {
-			t.Fatal(err)
-		}
-		if !overridden {
-			t.Errorf("%s: an explicit updated_at was kept instead of the trigger's now()", c.table)
-		}
+		t.Run(c.table, func(t *testing.T) {
+			// An update that changes nothing (an idempotent upsert) leaves updated_at alone.
+			mustExec(t, tx, "update "+c.table+" set "+c.noop+" where id = $1", c.id)
+			if got := updatedAt(t, tx, c.table, c.id); !got.Equal(past) {
+				t.Errorf("%s: a no-op update moved updated_at from %s to %s", c.table, past, got)
+			}
+			mustExec(t, tx, "update "+c.table+" set "+c.change+" where id = $1", c.id)
+			var bumped, createdKept bool
+			if err := tx.QueryRow(t.Context(), "select updated_at = now(), created_at = $2 from "+c.table+" where id = $1", c.id, past).Scan(&bumped, &createdKept); err != nil {
+				t.Fatal(err)
+			}
+			if !bumped || !createdKept {
+				t.Errorf("%s: after a change, updated_at = now() is %v and created_at kept is %v; want both", c.table, bumped, createdKept)
+			}
+			// Code never sets updated_at: a value it writes is replaced by the transaction time.
+			mustExec(t, tx, "update "+c.table+" set updated_at = $2 where id = $1", c.id, past)
+			var overridden bool
+			if err := tx.QueryRow(t.Context(), "select updated_at = now() from "+c.table+" where id = $1", c.id).Scan(&overridden); err != nil {
+				t.Fatal(err)
+			}
+			if !overridden {
+				t.Errorf("%s: an explicit updated_at was kept instead of the trigger's now()", c.table)
+			}
+		})
 	}
 }
 
@@ -386,12 +389,12 @@ func expectError(t *testing.T, tx pgx.Tx, code, constraint, sql string, args ...
 	var pgErr *pgconn.PgError
 	switch {
 	case err == nil:
-		t.Errorf("%s %v: succeeded, want SQLSTATE %s on %q", oneLine(sql), args, code, constraint)
+		t.Errorf("%s %v: succeeded, want SQLSTATE %s on %q", lines.Fold(sql), args, code, constraint)
 		return nil
 	case !errors.As(err, &pgErr):
-		t.Fatalf("%s: %v", oneLine(sql), err)
+		t.Fatalf("%s: %v", lines.Fold(sql), err)
 	case pgErr.Code != code || (constraint != "" && pgErr.ConstraintName != constraint):
-		t.Errorf("%s %v: SQLSTATE %s on %q (%s), want SQLSTATE %s on %q", oneLine(sql), args, pgErr.Code, pgErr.ConstraintName, pgErr.Message, code, constraint)
+		t.Errorf("%s %v: SQLSTATE %s on %q (%s), want SQLSTATE %s on %q", lines.Fold(sql), args, pgErr.Code, pgErr.ConstraintName, pgErr.Message, code, constraint)
 		return nil
 	}
 	return pgErr
@@ -400,7 +403,7 @@ func expectError(t *testing.T, tx pgx.Tx, code, constraint, sql string, args ...
 func mustExec(t *testing.T, tx pgx.Tx, sql string, args ...any) {
 	t.Helper()
 	if _, err := tx.Exec(t.Context(), sql, args...); err != nil {
-		t.Fatalf("%s: %v", oneLine(sql), err)
+		t.Fatalf("%s: %v", lines.Fold(sql), err)
 	}
 }
 
@@ -423,11 +426,9 @@ func insertID(t *testing.T, tx pgx.Tx, sql string, args ...any) string {
 	t.Helper()
 	var id string
 	if err := tx.QueryRow(t.Context(), sql, args...).Scan(&id); err != nil {
-		t.Fatalf("%s: %v", oneLine(sql), err)
+		t.Fatalf("%s: %v", lines.Fold(sql), err)
 	}
 	return id
 }
-
-func oneLine(sql string) string { return strings.Join(strings.Fields(sql), " ") }
 
 func ptr[T any](v T) *T { return &v }

@@ -7,10 +7,11 @@ import (
 	"strings"
 
 	"visiona-backend/internal/migfile"
+	"visiona-backend/internal/testenv"
 )
 
-// Set is one generated history of N migrations, written once in every tool's format. Migration v
-// creates table t_<v> with a primary key and an index; its down drops the table:
+// Set is one generated history of N migrations (testenv.TableStep), written once in every tool's
+// format. Migration v creates table t_<v> with a primary key and an index; its down drops the table:
 //
 //	CREATE TABLE t_000123 (id bigint PRIMARY KEY, name text NOT NULL, created_at timestamptz NOT NULL DEFAULT now());
 //	CREATE INDEX t_000123_name_idx ON t_000123 (name);
@@ -38,13 +39,8 @@ type Set struct {
 // VersionTableSQL creates the bookkeeping table in the layout golang-migrate and ours share.
 const VersionTableSQL = "CREATE TABLE IF NOT EXISTS schema_migrations (version bigint NOT NULL PRIMARY KEY, dirty boolean NOT NULL);"
 
-func tableName(v int) string { return fmt.Sprintf("t_%06d", v) }
-
-func upSQL(v int) string {
-	return fmt.Sprintf("CREATE TABLE %[1]s (id bigint PRIMARY KEY, name text NOT NULL, created_at timestamptz NOT NULL DEFAULT now());\nCREATE INDEX %[1]s_name_idx ON %[1]s (name);\n", tableName(v))
-}
-
-func downSQL(v int) string { return fmt.Sprintf("DROP TABLE %s;\n", tableName(v)) }
+func upSQL(v int) string   { return testenv.TableStep(v).Up }
+func downSQL(v int) string { return testenv.TableStep(v).Down }
 
 // bookkeeping is what ours writes with each migration: the one version row, or none at version 0.
 func bookkeeping(version int) string {
@@ -71,7 +67,7 @@ func WriteSet(dir string, n int) (*Set, error) {
 	up.WriteString(VersionTableSQL + "\n")
 	upAll.WriteString(VersionTableSQL + "\n")
 	for v := 1; v <= n; v++ {
-		name := fmt.Sprintf("%06d_create_%s", v, tableName(v))
+		name := fmt.Sprintf("%06d_%s", v, testenv.TableStep(v).Name)
 		files[filepath.Join(s.PairDir, name+".up.sql")] = upSQL(v)
 		files[filepath.Join(s.PairDir, name+".down.sql")] = downSQL(v)
 		files[filepath.Join(s.GooseDir, name+".sql")] = "-- +goose Up\n" + upSQL(v) + "\n-- +goose Down\n" + downSQL(v)

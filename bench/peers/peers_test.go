@@ -208,32 +208,34 @@ func TestWriteDocs(t *testing.T) {
 		{0, "benchmarks.md", "benchmarks.png", []string{"](benchmarks.png)", "](benchmarks-slow-flush.md)"}},
 		{time.Millisecond, "benchmarks-slow-flush.md", "benchmarks-slow-flush.png", []string{"](benchmarks-slow-flush.png)", "1ms", "commit_delay"}},
 	} {
-		dir := t.TempDir()
-		r := results()
-		r.FlushDelay = c.delay
-		if err := r.WriteDocs(dir); err != nil {
-			t.Fatal(err)
-		}
-		md, err := os.ReadFile(filepath.Join(dir, c.markdown))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, s := range append(c.want, "## N = 1000", "This page came from `go run mage.go bench", "| **visiona** |") {
-			if !strings.Contains(string(md), s) {
-				t.Errorf("%s lacks %q", c.markdown, s)
+		t.Run(c.markdown, func(t *testing.T) {
+			dir := t.TempDir()
+			r := results()
+			r.FlushDelay = c.delay
+			if err := r.WriteDocs(dir); err != nil {
+				t.Fatal(err)
 			}
-		}
-		f, err := os.Open(filepath.Join(dir, c.png))
-		if err != nil {
-			t.Fatal(err)
-		}
-		img, err := png.Decode(f)
-		f.Close()
-		if err != nil {
-			t.Fatalf("%s: %v", c.png, err)
-		}
-		if b := img.Bounds(); b.Dx() < 800 || b.Dy() < 300 {
-			t.Errorf("chart is %dx%d, want at least 800x300", b.Dx(), b.Dy())
-		}
+			md, err := os.ReadFile(filepath.Join(dir, c.markdown))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, s := range append(c.want, "## N = 1000", "This page came from `go run mage.go bench", "| **visiona** |") {
+				if !strings.Contains(string(md), s) {
+					t.Errorf("%s lacks %q", c.markdown, s)
+				}
+			}
+			f, err := os.Open(filepath.Join(dir, c.png))
+			if err != nil {
+				t.Fatal(err)
+			}
+			img, err := png.Decode(f)
+			f.Close()
+			if err != nil {
+				t.Fatalf("%s: %v", c.png, err)
+			}
+			if b := img.Bounds(); b.Dx() < 800 || b.Dy() < 300 {
+				t.Errorf("chart is %dx%d, want at least 800x300", b.Dx(), b.Dy())
+			}
+		})
 	}
 }

@@ -119,7 +119,7 @@ type Check struct {
 	Detail string
 }
 
-// Checks compares ours with the targets at the largest size measured. Every ratio is
+// Checks compares ours with the speed targets at the largest size measured. Every ratio is
 // ours ÷ reference, from medians of this one run.
 func (r *Results) Checks() []Check {
 	n := r.LargestN()

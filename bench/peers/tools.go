@@ -76,7 +76,7 @@ type Binaries struct {
 // Options shape the contestants.
 type Options struct {
 	// DbmateDownMaxN is the largest N at which dbmate's down is run: dbmate reverts one migration
-	// per process (`dbmate rollback`), so a down of 1000 is 1000 processes (~130 s).
+	// per process (`dbmate rollback`), so a down of 1000 is 1000 processes (minutes).
 	DbmateDownMaxN int
 }
 

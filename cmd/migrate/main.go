@@ -12,5 +12,7 @@ import (
 )
 
 func main() {
-	os.Exit(cli.Run(context.Background(), cli.OSEnv(os.Args[1:], migrations.FS, seed.FS, "migrations")))
+	os.Exit(cli.Run(context.Background(), cli.OSEnv(cli.Door{
+		Args: os.Args[1:], Migrations: migrations.FS, Seed: seed.FS, MigrationsDir: "migrations",
+	})))
 }

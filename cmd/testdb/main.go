@@ -21,6 +21,7 @@ import (
 
 	"visiona-backend/internal/cli"
 	"visiona-backend/internal/config"
+	"visiona-backend/internal/lines"
 	"visiona-backend/internal/schema"
 	"visiona-backend/internal/testdb"
 	"visiona-backend/internal/testenv"
@@ -122,7 +123,7 @@ func run() int {
 	}
 	if *writeSnapshot {
 		err := testdb.WriteSnapshot(ctx, opts)
-		code := exitCode(err)
+		code := cli.ExitCode(err)
 		if code == cli.ExitInterrupted {
 			err = errors.New("interrupted (Ctrl-C or SIGTERM); the snapshot file was not written")
 		}
@@ -132,7 +133,7 @@ func run() int {
 		return code
 	}
 	report, err := testdb.Run(ctx, opts)
-	code := exitCode(err)
+	code := cli.ExitCode(err)
 	if code == cli.ExitInterrupted {
 		// The cause is the signal, not a cancelled context: say it in the words of the exit codes.
 		err = errors.New("interrupted (Ctrl-C or SIGTERM); cleanup ran, see its row")
@@ -144,32 +145,7 @@ func run() int {
 		}
 	}
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "testdb: error: %s (exit %d)\n", firstLine(err.Error()), code)
+		fmt.Fprintf(os.Stderr, "testdb: error: %s (exit %d)\n", lines.First(err.Error()), code)
 	}
 	return code
-}
-
-func exitCode(err error) int {
-	switch {
-	case errors.Is(err, context.Canceled):
-		return cli.ExitInterrupted
-	case errors.Is(err, testdb.ErrUnavailable):
-		return cli.ExitTestServers
-	case errors.Is(err, testdb.ErrRoundTrip):
-		return cli.ExitRoundTrip
-	case errors.Is(err, testdb.ErrStaleSnapshot):
-		return cli.ExitStaleSnapshot
-	case errors.Is(err, testdb.ErrSuites):
-		return cli.ExitSuites
-	}
-	return cli.ExitCode(err)
-}
-
-func firstLine(s string) string {
-	for i, r := range s {
-		if r == '\n' {
-			return s[:i]
-		}
-	}
-	return s
 }

@@ -26,6 +26,7 @@ import (
 
 	"visiona-backend/internal/config"
 	"visiona-backend/internal/db"
+	"visiona-backend/internal/lines"
 	"visiona-backend/internal/lint"
 	"visiona-backend/internal/logger"
 	"visiona-backend/internal/migfile"
@@ -63,13 +64,24 @@ func (e Env) helpHint() string {
 	return "run `migrate help` for usage"
 }
 
-// OSEnv is the Env of a real process; it is called from main, so it also sizes golang-migrate's
-// buffers for the process (see db.SizeEngineBuffers).
-func OSEnv(args []string, migrations, seed fs.FS, dir string) Env {
+// Door is what a process's entry point (cmd/migrate, a mage target) chooses; OSEnv takes the rest
+// of the Env from the process.
+type Door struct {
+	Args          []string // after the program name
+	Migrations    fs.FS    // the migration files
+	Seed          fs.FS    // the data reset loads after migrating; nil: none
+	MigrationsDir string   // the on-disk folder `create` writes to
+	MageTarget    string   // see Env.MageTarget
+}
+
+// OSEnv is the Env of a real process: d, with the process's streams, environment, terminal and
+// build. It is called from main, so it also sizes golang-migrate's buffers for the process (see
+// db.SizeEngineBuffers).
+func OSEnv(d Door) Env {
 	db.SizeEngineBuffers()
-	return Env{Args: args, Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Lookup: os.LookupEnv,
-		Interactive: term.IsTerminal(int(os.Stdin.Fd())), Migrations: migrations, Seed: seed, MigrationsDir: dir,
-		Build: version.Current()}
+	return Env{Args: d.Args, Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Lookup: os.LookupEnv,
+		Interactive: term.IsTerminal(int(os.Stdin.Fd())), Migrations: d.Migrations, Seed: d.Seed,
+		MigrationsDir: d.MigrationsDir, Build: version.Current(), MageTarget: d.MageTarget}
 }
 
 const usage = `usage: migrate [-json] <command> [arguments]
@@ -133,7 +145,7 @@ func Run(ctx context.Context, env Env) int {
 	if err != nil {
 		r.out.fail(code, err)
 		msg := strings.TrimPrefix(err.Error(), errUsage.Error()+": ")
-		fmt.Fprintf(env.Stderr, "migrate: error: %s\n", oneLine(msg))
+		fmt.Fprintf(env.Stderr, "migrate: error: %s\n", lines.Fold(msg))
 		if errors.Is(err, errUsage) {
 			fmt.Fprintln(env.Stderr, "migrate: "+env.helpHint())
 		}
@@ -166,8 +178,6 @@ func cancelOnSignal(cancel context.CancelFunc, stderr io.Writer) (stop func()) {
 		close(done)
 	}
 }
-
-func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
 type runner struct {
 	env Env

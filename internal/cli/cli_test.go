@@ -22,11 +22,7 @@ import (
 
 var pgServer = testenv.NewServer()
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	pgServer.Close()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testenv.Main(m, pgServer) }
 
 type run struct {
 	code           int

@@ -32,7 +32,8 @@ const (
 	ExitDrift          = 15 // drift: the live schema differs from migrations/schema.snapshot
 	ExitPooler         = 16 // the connection's pooler cannot run this (statement pooling, a no-transaction file)
 	ExitMoved          = 17 // another migrator moved the database off this run's path
-	// mage testDB (cmd/testdb maps its errors to these; cmd/migrate never links TestDB's containers)
+	// mage testDB (internal/testdb's errors carry these as CodedError; cmd/migrate never links
+	// TestDB's containers)
 	ExitTestServers   = 20 // no Docker and no existing servers, or a server failed to start
 	ExitRoundTrip     = 21 // a migration's down does not reverse its up
 	ExitStaleSnapshot = 22 // migrations/schema.snapshot differs from what the migrations build
@@ -43,14 +44,30 @@ const (
 	ExitInterrupted = 130
 )
 
-// ExitCode maps an error from internal/db, internal/postgres or internal/config to its exit code.
+// CodedError is a failure whose own package names its exit code, for packages this one must not
+// import (internal/testdb: cmd/migrate would link its containers). ExitCode maps it, wrapped or
+// not, to Code.
+type CodedError struct {
+	Msg  string
+	Code int
+}
+
+func (e *CodedError) Error() string { return e.Msg }
+
+// ExitCode maps an error from internal/db, internal/postgres, internal/config or a CodedError to its exit code: the
+// one mapping behind every door.
 func ExitCode(err error) int {
-	var cfgErr *config.Error
+	var (
+		cfgErr *config.Error
+		coded  *CodedError
+	)
 	switch {
 	case err == nil:
 		return ExitOK
 	case errors.Is(err, db.ErrInterrupted), errors.Is(err, context.Canceled):
 		return ExitInterrupted
+	case errors.As(err, &coded):
+		return coded.Code
 	case errors.Is(err, config.ErrDatabaseNotConfigured), errors.As(err, &cfgErr):
 		return ExitConfig
 	case errors.Is(err, postgres.ErrUnavailable):

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"visiona-backend/internal/db"
+	"visiona-backend/internal/lines"
 	"visiona-backend/internal/lint"
 )
 
@@ -183,7 +184,7 @@ func (p *printer) created(paths ...string) {
 
 func (p *printer) fail(code int, err error) {
 	p.doc.ExitCode = code
-	p.doc.Error = oneLine(err.Error())
+	p.doc.Error = lines.Fold(err.Error())
 }
 
 // flush writes the results. In text mode the progress lines went out as they happened; here come

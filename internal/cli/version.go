@@ -22,8 +22,8 @@ type embeddedMigrations struct {
 	Sum           string `json:"sum"`         // the migrations.sum total, which covers every file
 }
 
-// printVersion reports b and the embedded migrations. The set is checked as before every up and
-// down: a binary whose migrations do not match their sums fails here too, with the same code.
+// printVersion reports b and the embedded migrations. The set is checked as it is before every
+// up and down: a binary whose migrations do not match their sums fails here too, with the same code.
 func (r *runner) printVersion(b version.Build, args []string) error {
 	r.out.command = "-version"
 	if len(args) > 0 {

@@ -9,16 +9,12 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"visiona-backend/internal/config"
 	"visiona-backend/internal/postgres"
 	"visiona-backend/internal/testenv"
 )
 
 func TestCheckRealServers(t *testing.T) {
-	cfg, err := config.DBFromURL(testenv.DBTestDatabase(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := testenv.DBTestDB(t)
 	pool, err := postgres.NewPool(t.Context(), cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -2,6 +2,7 @@ package lint
 
 import (
 	"bytes"
+	"cmp"
 	"flag"
 	"fmt"
 	"os"
@@ -449,28 +450,30 @@ func TestTargetVersion(t *testing.T) {
 		{"18", []string{"000004_d.up.sql parser-older-than-syntax"}},
 	}
 	for _, tc := range cases {
-		var opts []Option
-		if tc.target != "" {
-			v, err := ParseVersion(tc.target)
+		t.Run("target="+cmp.Or(tc.target, "none"), func(t *testing.T) {
+			var opts []Option
+			if tc.target != "" {
+				v, err := ParseVersion(tc.target)
+				if err != nil {
+					t.Fatal(err)
+				}
+				opts = append(opts, Target(v))
+			}
+			findings, err := Check(src, opts...)
 			if err != nil {
 				t.Fatal(err)
 			}
-			opts = append(opts, Target(v))
-		}
-		findings, err := Check(src, opts...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var got []string
-		for _, f := range findings {
-			got = append(got, f.File+" "+f.Rule)
-			if f.Rule == "syntax-error" && !strings.Contains(f.Message, "needs PostgreSQL 18") {
-				t.Errorf("target %s: %s does not name both versions", tc.target, f)
+			var got []string
+			for _, f := range findings {
+				got = append(got, f.File+" "+f.Rule)
+				if f.Rule == "syntax-error" && !strings.Contains(f.Message, "needs PostgreSQL 18") {
+					t.Errorf("target %s: %s does not name both versions", tc.target, f)
+				}
 			}
-		}
-		if !slices.Equal(got, tc.want) {
-			t.Errorf("target %q: got %q, want %q", tc.target, got, tc.want)
-		}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("target %q: got %q, want %q", tc.target, got, tc.want)
+			}
+		})
 	}
 }
 

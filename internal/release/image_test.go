@@ -15,34 +15,19 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"visiona-backend/internal/cli"
 	"visiona-backend/internal/config"
 	"visiona-backend/internal/release"
 	"visiona-backend/internal/testenv"
 )
 
-// newDB is an empty database on the test server, reachable from a container on the host network.
-func newDB(t *testing.T) config.DB {
-	t.Helper()
-	cfg, err := config.DBFromURL(pgServer.NewDatabase(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.SSLMode = "disable"
-	return cfg
-}
-
 func query(t *testing.T, cfg config.DB, sql string, dest ...any) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	conn, err := pgx.Connect(ctx, "postgres://"+cfg.Host+":"+strconv.Itoa(cfg.Port)+"/"+cfg.Name+"?sslmode=disable&user="+cfg.User+"&password="+cfg.Password)
-	if err != nil {
-		t.Fatalf("connect to %s: %v", cfg.SafeTarget(), err)
-	}
+	conn := testenv.Connect(t, cfg)
 	defer conn.Close(context.Background())
+	var err error
 	if len(dest) == 0 {
 		_, err = conn.Exec(ctx, sql)
 	} else {
@@ -132,7 +117,7 @@ func TestImageMigratesTheTestDatabase(t *testing.T) {
 	}
 
 	t.Run("up, version and -version", func(t *testing.T) {
-		cfg := newDB(t)
+		cfg := pgServer.NewDB(t) // reachable from a container on the host network
 		latest, _ := latestMigration(t, dir)
 		want, _ := strconv.Atoi(latest[:6])
 		r := dockerRun(t, img.Tags[0], cfg, "up")
@@ -156,7 +141,7 @@ func TestImageMigratesTheTestDatabase(t *testing.T) {
 	})
 
 	t.Run("a failing migration's exit code passes through", func(t *testing.T) {
-		cfg := newDB(t)
+		cfg := pgServer.NewDB(t) // reachable from a container on the host network
 		// A table the first migration creates, already there: its CREATE TABLE fails.
 		query(t, cfg, "create table users (id int primary key, note text)")
 		r := dockerRun(t, img.Tags[0], cfg, "up")
@@ -214,7 +199,7 @@ func TestImageWithoutDocker(t *testing.T) {
 // A static build (CGO_ENABLED=0, as in the image) has no PostgreSQL parser: it still migrates, and
 // its lint says what it needs.
 func TestStaticBuildMigrates(t *testing.T) {
-	cfg := newDB(t)
+	cfg := pgServer.NewDB(t) // reachable from a container on the host network
 	dir, commit := checkout(t)
 	o, stdout, stderr := options(dir)
 	o.Env = append(os.Environ(), "CGO_ENABLED=0")

@@ -25,11 +25,7 @@ import (
 
 var pgServer = testenv.NewServer()
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	pgServer.Close()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testenv.Main(m, pgServer) }
 
 // checkout copies the module's working tree (tracked and untracked, not ignored files) into a
 // fresh git repository with one commit, and returns its directory and that commit. The builds

@@ -16,6 +16,7 @@ import (
 
 	"visiona-backend/internal/config"
 	"visiona-backend/internal/db"
+	"visiona-backend/internal/lines"
 	"visiona-backend/internal/migfile"
 	"visiona-backend/internal/schema"
 )
@@ -263,7 +264,7 @@ func killPhase(t *testing.T, admin *pgx.Conn, app string) string {
 	case strings.Contains(query, "dirty"), strings.Contains(query, db.VersionTable):
 		return "bookkeeping"
 	}
-	return "other statement: " + firstLine(query)
+	return "other statement: " + lines.First(strings.TrimSpace(query))
 }
 
 // orphanGone terminates the killed client's backend, or waits for it to end by itself.

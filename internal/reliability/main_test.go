@@ -21,7 +21,7 @@ import (
 
 	"visiona-backend/internal/config"
 	"visiona-backend/internal/db"
-	"visiona-backend/internal/postgres"
+	"visiona-backend/internal/lines"
 	"visiona-backend/internal/schema"
 	"visiona-backend/internal/testenv"
 )
@@ -29,12 +29,11 @@ import (
 var pgServer = testenv.NewServer()
 
 func TestMain(m *testing.M) {
-	code := m.Run()
-	pgServer.Close()
-	if migrateBuild.dir != "" {
-		os.RemoveAll(migrateBuild.dir)
-	}
-	os.Exit(code)
+	testenv.Main(m, pgServer, func() {
+		if migrateBuild.dir != "" {
+			os.RemoveAll(migrateBuild.dir)
+		}
+	})
 }
 
 // EnvLong selects the long form of the corpus (`go run mage.go corpus` sets it).
@@ -88,12 +87,7 @@ func migrateBin(t testing.TB) string {
 // the test ends (dropDB drops it earlier, for loops that make many).
 func newDB(t testing.TB) config.DB {
 	t.Helper()
-	cfg, err := config.DBFromURL(pgServer.NewDatabase(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.SSLMode = "disable"
-	return cfg
+	return pgServer.NewDB(t)
 }
 
 func dropDB(t testing.TB, cfg config.DB) {
@@ -107,29 +101,21 @@ func adminExec(t testing.TB, sql string, args ...any) {
 	conn := adminConn(t)
 	defer conn.Close(context.Background())
 	if _, err := conn.Exec(context.Background(), sql, args...); err != nil {
-		t.Fatalf("admin: %s: %v", firstLine(sql), err)
+		t.Fatalf("admin: %s: %v", lines.First(strings.TrimSpace(sql)), err)
 	}
 }
 
 func adminConn(t testing.TB) *pgx.Conn {
 	t.Helper()
-	cfg, err := config.DBFromURL(pgServer.Postgres(t).AdminURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.SSLMode, cfg.AppName = "disable", "corpus-admin"
+	cfg := pgServer.AdminDB(t)
+	cfg.AppName = "corpus-admin"
 	return connect(t, cfg)
 }
 
+// connect is testenv.Connect: closed when the test ends, or earlier by the caller.
 func connect(t testing.TB, cfg config.DB) *pgx.Conn {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	conn, err := postgres.Connect(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return conn
+	return testenv.Connect(t, cfg)
 }
 
 // processEnv is the VISIONA_DB_* environment that points the CLI at cfg's database.
@@ -251,13 +237,7 @@ func runMigrate(t testing.TB, dir string, env map[string]string, args ...string)
 // writeSet writes a migration set (file name to content) into a new temporary folder.
 func writeSet(t testing.TB, files map[string]string) string {
 	t.Helper()
-	dir := t.TempDir()
-	for name, body := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dir
+	return testenv.WriteFiles(t, files)
 }
 
 // dbState is everything a failed command must leave as it was: the schema, golang-migrate's
@@ -409,11 +389,6 @@ func progressVersions(stdout string) []int {
 		}
 	}
 	return vs
-}
-
-func firstLine(s string) string {
-	l, _, _ := strings.Cut(strings.TrimSpace(s), "\n")
-	return l
 }
 
 func seq(from, to int) []int {

@@ -25,7 +25,7 @@ func WithCrossCheck() RoundTripOption {
 }
 
 // WithFullSnapshots makes RoundTrip take a full snapshot after every step, without the DDL log:
-// the walk as it was before incremental snapshots.
+// the plain walk, which the incremental one must match.
 func WithFullSnapshots() RoundTripOption {
 	return func(c *roundTripConfig) error {
 		c.fullSnapshots = true

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
-	"fmt"
 	"io/fs"
 	"strings"
 	"testing"
@@ -12,6 +11,7 @@ import (
 
 	"visiona-backend/internal/config"
 	"visiona-backend/internal/schema"
+	"visiona-backend/internal/testenv"
 	"visiona-backend/migrations"
 )
 
@@ -277,16 +277,6 @@ func TestIncrementalRoleRename(t *testing.T) {
 	}
 }
 
-// migrationSet builds a migrations directory from (up, down) pairs, version 1 first.
-func migrationSet(pairs ...[2]string) fstest.MapFS {
-	fsys := fstest.MapFS{}
-	for i, p := range pairs {
-		fsys[fmt.Sprintf("%06d_step_%d.up.sql", i+1, i+1)] = &fstest.MapFile{Data: []byte(p[0] + "\n")}
-		fsys[fmt.Sprintf("%06d_step_%d.down.sql", i+1, i+1)] = &fstest.MapFile{Data: []byte(p[1] + "\n")}
-	}
-	return fsys
-}
-
 // roundTripModes are the ways RoundTrip can walk; each must reach the same verdict.
 var roundTripModes = []struct {
 	name string
@@ -319,7 +309,7 @@ func TestRoundTripModesAgree(t *testing.T) {
 	t.Parallel()
 	sets := map[string]fs.FS{
 		"repository": migrations.FS,
-		"kinds": migrationSet(
+		"kinds": testenv.Pairs(
 			[2]string{trackFixture, `drop schema app cascade;
 drop table if exists public.items, public.notes, public.parent, public.child, public.events, public.calc, public.owned, public.ident cascade;
 drop function if exists public.touch, public.double, public.take_item, public.take_moods, public.take_items cascade;
@@ -377,7 +367,7 @@ func TestRoundTripIncrementalBlame(t *testing.T) {
 		{
 			// The down reverts what it did to a, but forgets b: b is not in the down's log.
 			"down forgets an unrelated table it touched",
-			migrationSet(
+			testenv.Pairs(
 				[2]string{`create table a (id int); create table b (id int)`, `drop table a, b`},
 				[2]string{`alter table a add column x int; alter table b add column y int`, `alter table a drop column x`},
 				[2]string{`comment on table a is 'A.'`, `comment on table a is null`},
@@ -386,7 +376,7 @@ func TestRoundTripIncrementalBlame(t *testing.T) {
 		},
 		{
 			"down drops what an earlier migration created",
-			migrationSet(
+			testenv.Pairs(
 				[2]string{`create table t (id int); create index t_id_idx on t (id)`, `drop table t`},
 				[2]string{`create table u (id int)`, `drop table u`},
 				[2]string{`alter table t add column z int`, `alter table t drop column z; drop index t_id_idx`},
@@ -395,7 +385,7 @@ func TestRoundTripIncrementalBlame(t *testing.T) {
 		},
 		{
 			"down forgets a comment",
-			migrationSet(
+			testenv.Pairs(
 				[2]string{`create table t (id int)`, `drop table t`},
 				[2]string{`comment on table t is 'T.'`, `select 1`},
 				[2]string{`create table u (id int)`, `drop table u`},
@@ -404,7 +394,7 @@ func TestRoundTripIncrementalBlame(t *testing.T) {
 		},
 		{
 			"down restores the wrong function body",
-			migrationSet(
+			testenv.Pairs(
 				[2]string{`create function f() returns integer language sql as 'select 1'`, `drop function f()`},
 				[2]string{`create or replace function f() returns integer language sql as 'select 2'`, `create or replace function f() returns integer language sql as 'select 3'`},
 				[2]string{`create table u (id int)`, `drop table u`},
@@ -413,7 +403,7 @@ func TestRoundTripIncrementalBlame(t *testing.T) {
 		},
 		{
 			"down forgets one of several tables",
-			migrationSet(
+			testenv.Pairs(
 				[2]string{`create table a (id int); create table b (id int); create table c (id int)`, `drop table a, b, c`},
 				[2]string{`alter table a add column x int; alter table b add column x int; alter table c add column x int`, `alter table a drop column x; alter table c drop column x`},
 				[2]string{`create table u (id int)`, `drop table u`},
@@ -422,7 +412,7 @@ func TestRoundTripIncrementalBlame(t *testing.T) {
 		},
 		{
 			"down renames back to another name",
-			migrationSet(
+			testenv.Pairs(
 				[2]string{`create table t (a int); create view v as select a from t`, `drop view v; drop table t`},
 				[2]string{`alter table t rename column a to b`, `alter table t rename column b to c`},
 				[2]string{`create table u (id int)`, `drop table u`},
@@ -431,7 +421,7 @@ func TestRoundTripIncrementalBlame(t *testing.T) {
 		},
 		{
 			"down drops a table whose foreign key another table had",
-			migrationSet(
+			testenv.Pairs(
 				[2]string{`create table p (id int primary key); create table c (p int references p)`, `drop table c, p`},
 				[2]string{`create table x (id int)`, `drop table x; drop table p cascade; create table p (id int primary key)`},
 				[2]string{`create table u (id int)`, `drop table u`},
@@ -481,7 +471,7 @@ func TestRoundTripFallback(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			cfg := newDB(t)
-			fsys := migrationSet(
+			fsys := testenv.Pairs(
 				[2]string{`create table t (id int)`, `drop table t`},
 				[2]string{enable, tc.down},
 				[2]string{`create table u (id int)`, `drop table u`},
@@ -518,7 +508,7 @@ func TestRoundTripFallback(t *testing.T) {
 func TestRoundTripLogDropped(t *testing.T) {
 	t.Parallel()
 	cfg := newDB(t)
-	fsys := migrationSet(
+	fsys := testenv.Pairs(
 		[2]string{`create table t (id int)`, `drop table t`},
 		[2]string{`drop event trigger if exists ` + schema.DDLTrigger, `select 1`},
 		[2]string{`create table u (id int)`, `drop table u`},

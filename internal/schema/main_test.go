@@ -2,14 +2,12 @@ package schema_test
 
 import (
 	"context"
-	"os"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
 
 	"visiona-backend/internal/config"
 	"visiona-backend/internal/db"
-	"visiona-backend/internal/postgres"
 	"visiona-backend/internal/schema"
 	"visiona-backend/internal/testenv"
 	"visiona-backend/migrations"
@@ -17,38 +15,22 @@ import (
 
 var pgServer = testenv.NewServer()
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	pgServer.Close()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testenv.Main(m, pgServer) }
 
-// newDB returns the configuration of a fresh, empty database on the shared test server.
+// newDB, connect and exec are testenv's, under the names this package's tests use.
 func newDB(t testing.TB) config.DB {
 	t.Helper()
-	cfg, err := config.DBFromURL(pgServer.NewDatabase(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.SSLMode = "disable"
-	return cfg
+	return pgServer.NewDB(t)
 }
 
 func connect(t testing.TB, cfg config.DB) *pgx.Conn {
 	t.Helper()
-	conn, err := postgres.Connect(context.Background(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close(context.Background()) })
-	return conn
+	return testenv.Connect(t, cfg)
 }
 
 func exec(t testing.TB, conn *pgx.Conn, sql string) {
 	t.Helper()
-	if _, err := conn.Exec(context.Background(), sql); err != nil {
-		t.Fatalf("exec %q: %v", sql, err)
-	}
+	testenv.Exec(t, conn, sql)
 }
 
 func take(t testing.TB, conn *pgx.Conn, opts ...schema.Option) *schema.Snapshot {

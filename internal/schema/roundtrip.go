@@ -27,7 +27,7 @@ type roundTripConfig struct {
 	keepOn   bool // -keep-going
 	from     uint // prove only the migrations after this version
 	// Switches for tests (export_test.go).
-	fullSnapshots bool // no DDL log: a full snapshot after every step, as before incremental ones
+	fullSnapshots bool // no DDL log: a full snapshot after every step
 	crossCheck    bool // a full snapshot after every step too, any difference an error
 }
 

@@ -14,7 +14,6 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"visiona-backend/internal/config"
 	"visiona-backend/internal/postgres"
 	"visiona-backend/internal/testenv"
 )
@@ -24,10 +23,7 @@ import (
 // once, next to the other parallel subtests.
 func newPool(t *testing.T) *pgxpool.Pool {
 	t.Helper()
-	cfg, err := config.DBFromURL(testenv.DBTestDatabase(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := testenv.DBTestDB(t)
 	cfg.MaxConns, cfg.AppName = 30, "visiona-store-dbtest"
 	pool, err := postgres.NewPool(t.Context(), cfg)
 	if err != nil {

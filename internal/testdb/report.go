@@ -8,6 +8,8 @@ import (
 	"io"
 	"text/tabwriter"
 	"time"
+
+	"visiona-backend/internal/lines"
 )
 
 // WriteSummary prints the phase table that ends every run.
@@ -74,7 +76,7 @@ func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 func (r *Report) WriteJSON(w io.Writer, exitCode int, err error) error {
 	doc := jsonReport{OK: err == nil, ExitCode: exitCode, Migrations: r.Migrations, Tests: r.Tests, TotalMS: ms(r.Total), RoundTrip: r.RoundTrip, Servers: []jsonServer{}, Phases: []jsonPhase{}}
 	if err != nil {
-		doc.Error = firstLine(err.Error())
+		doc.Error = lines.First(err.Error())
 	}
 	for _, s := range r.Servers {
 		doc.Servers = append(doc.Servers, jsonServer{Kind: s.Kind, Version: s.Version, Image: s.Image, Target: s.Target, StartedMS: ms(s.Started)})

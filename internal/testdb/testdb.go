@@ -26,19 +26,21 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/testcontainers/testcontainers-go"
 
+	"visiona-backend/internal/cli"
 	"visiona-backend/internal/config"
 	"visiona-backend/internal/db"
+	"visiona-backend/internal/lines"
 	"visiona-backend/internal/postgres"
 	"visiona-backend/internal/schema"
 	"visiona-backend/internal/testenv"
 )
 
-// Sentinel errors, one per failure kind, each with its own exit code in internal/cli.
+// Sentinel errors, one per failure kind, each carrying its exit code for cli.ExitCode.
 var (
-	ErrUnavailable   = errors.New("test servers unavailable")
-	ErrRoundTrip     = errors.New("a migration's down does not reverse its up")
-	ErrStaleSnapshot = errors.New("committed schema snapshot is stale")
-	ErrSuites        = errors.New("dbtest suites failed")
+	ErrUnavailable   error = &cli.CodedError{Msg: "test servers unavailable", Code: cli.ExitTestServers}
+	ErrRoundTrip     error = &cli.CodedError{Msg: "a migration's down does not reverse its up", Code: cli.ExitRoundTrip}
+	ErrStaleSnapshot error = &cli.CodedError{Msg: "committed schema snapshot is stale", Code: cli.ExitStaleSnapshot}
+	ErrSuites        error = &cli.CodedError{Msg: "dbtest suites failed", Code: cli.ExitSuites}
 )
 
 // Options says where the servers come from and what to check.
@@ -104,18 +106,13 @@ func newPhase(name, postgres string, start time.Time, err error, detail string) 
 	p := Phase{Name: name, Postgres: postgres, Duration: time.Since(start), Result: "ok", Detail: detail}
 	if err != nil {
 		p.Result = "failed"
-		p.Detail = firstLine(err.Error())
+		p.Detail = lines.First(err.Error())
 	}
 	return p
 }
 
 func (r *Report) skip(name, why string) {
 	r.Phases = append(r.Phases, Phase{Name: name, Result: "skipped", Detail: why})
-}
-
-func firstLine(s string) string {
-	line, _, _ := strings.Cut(s, "\n")
-	return line
 }
 
 // run holds what one TestDB run started, so cleanup can remove exactly that.

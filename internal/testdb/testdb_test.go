@@ -23,11 +23,7 @@ import (
 
 var pgServer = testenv.NewServer()
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	pgServer.Close()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { testenv.Main(m, pgServer) }
 
 // containers counts the containers, running or not, labelled visiona.test=label.
 func containers(t *testing.T, label string) int {

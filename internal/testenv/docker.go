@@ -13,6 +13,8 @@ import (
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/client"
 	"github.com/testcontainers/testcontainers-go"
+
+	"visiona-backend/internal/lines"
 )
 
 // setupHint tells a reader how to get a Docker engine.
@@ -31,7 +33,7 @@ func DockerAvailable(ctx context.Context) (ok bool, reason string) {
 		_ = cli.Close()
 	}
 	if err != nil {
-		host, why := os.Getenv("DOCKER_HOST"), firstLine(err)
+		host, why := os.Getenv("DOCKER_HOST"), lines.First(err.Error())
 		if host == "" {
 			host = "unix://" + defaultSocket
 			if _, serr := os.Stat(defaultSocket); serr != nil {
@@ -124,11 +126,6 @@ func logTail(ctx context.Context, ctr testcontainers.Container, lines int) strin
 	return "  " + strings.Join(all, "\n  ")
 }
 
-func firstLine(err error) string {
-	s, _, _ := strings.Cut(err.Error(), "\n")
-	return s
-}
-
 // EnvRunLabel, when set, is put on every container this package starts as the label
 // visiona.run=<value>. TestDB sets it for the suites it runs, so that after an interrupt (when a
 // killed test binary could not terminate its own containers) it finds and removes them.
@@ -173,7 +170,7 @@ const pullTimeout = 5 * time.Minute
 func ImageAvailable(ctx context.Context, image string) (ok bool, reason string) {
 	cli, err := testcontainers.NewDockerClientWithOpts(ctx)
 	if err != nil {
-		return false, fmt.Sprintf("docker: %s", firstLine(err))
+		return false, fmt.Sprintf("docker: %s", lines.First(err.Error()))
 	}
 	defer cli.Close()
 	_, err = cli.ImageInspect(ctx, image)
@@ -181,7 +178,7 @@ func ImageAvailable(ctx context.Context, image string) (ok bool, reason string) 
 	case err == nil:
 		return true, ""
 	case !cerrdefs.IsNotFound(err):
-		return false, fmt.Sprintf("inspect image %s: %s", image, firstLine(err))
+		return false, fmt.Sprintf("inspect image %s: %s", image, lines.First(err.Error()))
 	case strings.HasPrefix(image, LocalImagePrefix):
 		return false, fmt.Sprintf("image %s is not built on this machine: run build/testenv/setup.sh", image)
 	}
@@ -193,7 +190,7 @@ func ImageAvailable(ctx context.Context, image string) (ok bool, reason string) 
 		resp.Close()
 	}
 	if err != nil {
-		return false, fmt.Sprintf("image %s is not on this machine and cannot be pulled (%s): without a registry, build local images with build/testenv/setup.sh and select them with `source build/testenv/env.sh`", image, firstLine(err))
+		return false, fmt.Sprintf("image %s is not on this machine and cannot be pulled (%s): without a registry, build local images with build/testenv/setup.sh and select them with `source build/testenv/env.sh`", image, lines.First(err.Error()))
 	}
 	return true, ""
 }

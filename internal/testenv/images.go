@@ -1,10 +1,3 @@
-// Package testenv starts throwaway PostgreSQL and Redis servers in containers, with
-// testcontainers-go, for tests and for `mage testDB`.
-//
-// There is no reaper (ryuk) on machines without a container registry, so every container
-// started here is terminated by this package's callers: Terminate, StartBoth's error path and
-// Server.Close. On such machines build/testenv/setup.sh builds the images and
-// build/testenv/env.sh selects them; see the README.
 package testenv
 
 import (

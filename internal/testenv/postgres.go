@@ -86,7 +86,7 @@ func (p *Postgres) Terminate(ctx context.Context) error {
 }
 
 // StartPostgres starts image with testcontainers' postgres module, a random superuser
-// password and PGDATA on tmpfs (initdb's ~40 MB never touch the disk: starts ~15% faster, and
+// password and PGDATA on tmpfs (initdb's files never touch the disk, so it starts faster, and
 // nothing needs to outlive the container). It returns once the server answers a query. On
 // error nothing is left running.
 func StartPostgres(ctx context.Context, image string, opts ...testcontainers.ContainerCustomizer) (*Postgres, error) {

@@ -26,20 +26,11 @@ const (
 	howToRunServer = howToRun + ", or set " + EnvTestPostgresURL + " to a superuser URL of an existing PostgreSQL"
 )
 
-// Server is a lazily started PostgreSQL shared by the tests of one test binary. In a test file:
-//
-//	var pgServer = testenv.NewServer()
-//
-//	func TestMain(m *testing.M) {
-//		code := m.Run()
-//		pgServer.Close()
-//		os.Exit(code)
-//	}
-//
-// and in tests pgServer.NewDatabase(t) for an isolated database. If VISIONA_TEST_POSTGRES_URL
-// is set, that server is used instead of a container. When no Docker engine answers, tests
-// skip with a message saying how to run them, except with CI=true, where they fail: servers
-// missing in CI is breakage, not a reason to pass.
+// Server is a lazily started PostgreSQL shared by the tests of one test binary (see the package
+// doc for the TestMain that stops it). If VISIONA_TEST_POSTGRES_URL is set, that server is used
+// instead of a container. When no Docker engine answers, tests skip with a message saying how to
+// run them, except with CI=true, where they fail: servers missing in CI is breakage, not a reason
+// to pass.
 type Server struct {
 	lookup func(string) (string, bool)
 
@@ -118,7 +109,7 @@ func (s *Server) NewDatabase(t testing.TB) (url string) {
 	return pg.URL(name)
 }
 
-// Close terminates the container if one was started. Call it after m.Run: there is no
+// Close terminates the container if one was started. Main calls it after m.Run: there is no
 // reaper to remove it otherwise.
 func (s *Server) Close() {
 	s.mu.Lock()

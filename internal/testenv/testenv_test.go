@@ -17,11 +17,7 @@ import (
 
 var pgServer = NewServer()
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	pgServer.Close()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { Main(m, pgServer) }
 
 func lookupMap(m map[string]string) func(string) (string, bool) {
 	return func(k string) (string, bool) { v, ok := m[k]; return v, ok }

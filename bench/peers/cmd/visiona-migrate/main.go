@@ -23,5 +23,5 @@ func main() {
 	}
 	dir := args[1]
 	// No seed data: the benchmark runs up, down and version only.
-	os.Exit(cli.Run(context.Background(), cli.OSEnv(args[2:], os.DirFS(dir), nil, dir)))
+	os.Exit(cli.Run(context.Background(), cli.OSEnv(cli.Door{Args: args[2:], Migrations: os.DirFS(dir), MigrationsDir: dir})))
 }

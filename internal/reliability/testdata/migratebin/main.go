@@ -13,5 +13,5 @@ import (
 
 func main() {
 	dir := os.Getenv("CORPUS_MIGRATIONS_DIR")
-	os.Exit(cli.Run(context.Background(), cli.OSEnv(os.Args[1:], os.DirFS(dir), nil, dir)))
+	os.Exit(cli.Run(context.Background(), cli.OSEnv(cli.Door{Args: os.Args[1:], Migrations: os.DirFS(dir), MigrationsDir: dir})))
 }
