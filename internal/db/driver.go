@@ -58,6 +58,7 @@ type driver struct {
 	commitErr  *MigrationError // the single transaction's COMMIT failed
 	committed  bool            // the single transaction's COMMIT succeeded
 	unflushed  bool            // a migration committed without waiting for the WAL flush
+	durable    durability      // how far the commits are known to be on disk (see durable.go)
 	// The single transaction's history rows, written at its COMMIT.
 	txHistoryUp   []string
 	txHistoryDown []uint
@@ -223,7 +224,7 @@ func (d *driver) Unlock() error {
 			}
 			d.failed, d.current = true, d.before
 			d.commitErr = sqlError(err, dir, "(the single transaction's COMMIT)", nil, 0, d.before)
-			if d.commitErr.SQLState == "" {
+			if d.commitErr.SQLState == "" || sessionEnded(d.commitErr.SQLState) {
 				// A connection that broke during COMMIT leaves the outcome to the server.
 				d.commitErr.Unknown = true
 			} else {
@@ -263,7 +264,9 @@ func (d *driver) flushWAL() {
 		return
 	}
 	d.unflushed = false
-	if err := d.exec(d.stmtCtx(), "SELECT pg_logical_emit_message(true, 'visiona-migrate', 'flush')"); err != nil {
+	if err := d.exec(d.stmtCtx(), "SELECT pg_logical_emit_message(true, 'visiona-migrate', 'flush')"); err == nil {
+		d.durable.reset(d.current)
+	} else {
 		d.log.Warn("could not wait for the migrations' commits to reach disk; PostgreSQL writes them within wal_writer_delay", "error", err)
 	}
 }
@@ -310,6 +313,7 @@ func (d *driver) Version() (int, bool, error) {
 		return 0, false, err
 	}
 	d.current, d.before = v, v
+	d.durable.reset(v)
 	if v > 0 && !dirty {
 		if _, ok := d.src.Find(uint(v)); !ok {
 			return 0, false, &AheadError{DatabaseVersion: uint(v), LatestFile: d.src.Latest()}
@@ -386,6 +390,7 @@ func (d *driver) SetVersion(version int, dirty bool) error {
 			Recover: fmt.Sprintf("its statements ran; run `migrate force %d`", max(version, 0)), Err: err}
 	}
 	d.applied(p, version, time.Since(p.started))
+	d.durable.reset(version) // a synchronous commit: every commit before it is on disk too
 	return nil
 }
 
@@ -468,7 +473,7 @@ func (d *driver) queue(p *pendingMigrate, version int) error {
 			// run. A server crash meanwhile loses a tail of whole migrations, each with its
 			// version row, as if the run had stopped earlier; the client's own death loses
 			// nothing.
-			head.WriteString("set_config('synchronous_commit', 'off', true), ")
+			head.WriteString("set_config('synchronous_commit', 'off', true), " + walColumns)
 			d.unflushed = true
 		}
 	} else {
@@ -562,6 +567,18 @@ func (d *driver) flush() error {
 			// The guard opens a migration's transaction, before its marker: the migrations
 			// before it committed.
 			done = len(starts)
+		}
+	}
+	if !d.inTx && !d.syncCommit {
+		for k, i := range startIdx {
+			fields := make([]string, len(results[i].FieldDescriptions))
+			for j, f := range results[i].FieldDescriptions {
+				fields[j] = f.Name
+			}
+			d.durable.startedRow(fields, results[i].Rows[0])
+			if k < done {
+				d.durable.committed(items[k].version)
+			}
 		}
 	}
 	for i, q := range items[:done] {
@@ -661,6 +678,7 @@ func (d *driver) resume(rest []queued, g *guardFailure) error {
 		return fmt.Errorf("the migration lock guard of %s failed with the database at %s, the version it starts from", rest[0].p.file, versionText(actual))
 	}
 	d.current = actual
+	d.durable.reset(actual)
 	for i, q := range rest {
 		run, skip := settle(q.p.dir, q.p.from, q.version, actual)
 		switch {
@@ -777,7 +795,11 @@ func (d *driver) failure(q queued, bodyResults []*pgconn.Result, err error) erro
 	default:
 		me = sqlError(err, p.dir, p.file, p.body, q.bodyStart, d.current)
 		// A broken connection may have cut the batch off after the server ran more of it.
-		me.Unknown = me.SQLState == ""
+		me.Unknown = me.SQLState == "" || sessionEnded(me.SQLState)
+		if me.Unknown && !d.syncCommit {
+			// An acknowledged asynchronous commit may not have survived the server.
+			me.Version = d.durable.version
+		}
 	}
 	if d.inTx {
 		me.Version, me.Unknown = d.before, false
@@ -1048,6 +1070,13 @@ func (d *driver) bookkeeping(version int, dirty bool) string {
 		sql += fmt.Sprintf(" INSERT INTO %s (version, dirty) VALUES (%d, %t);", d.table, version, dirty)
 	}
 	return sql
+}
+
+// sessionEnded says the server (57P0x: a shutdown, a crash of another backend) or a pooler (class
+// 08: its server connection broke) ended the session under a query: the run stops as on a broken
+// connection, where only a rerun can tell how far the server got.
+func sessionEnded(code string) bool {
+	return code == codeAdminShutdown || code == codeCrashShutdown || code == codeCannotConnectNow || strings.HasPrefix(code, "08")
 }
 
 // Drop is golang-migrate's "delete everything"; the tool resets databases its own way.
