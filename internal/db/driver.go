@@ -678,7 +678,6 @@ func (d *driver) resume(rest []queued, g *guardFailure) error {
 		return fmt.Errorf("the migration lock guard of %s failed with the database at %s, the version it starts from", rest[0].p.file, versionText(actual))
 	}
 	d.current = actual
-	d.durable.reset(actual)
 	for i, q := range rest {
 		run, skip := settle(q.p.dir, q.p.from, q.version, actual)
 		switch {

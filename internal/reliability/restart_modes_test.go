@@ -100,9 +100,11 @@ func TestServerRestartModes(t *testing.T) {
 	modes := []string{"fast", "immediate"}
 	var cut, ahead int
 	start := time.Now()
-	for _, via := range []string{"direct", "pgbouncer"} {
-		for r := range size(2, 10) {
-			mode := modes[r%len(modes)]
+	for i, via := range []string{"direct", "pgbouncer"} {
+		// The short form restarts once per path, fast over the direct connection and immediate
+		// through the pooler; the long form 10 times per path, in both modes.
+		for r := range size(1, 10) {
+			mode := modes[(r+i)%len(modes)]
 			name := fmt.Sprintf("%s %s restart %d", via, mode, r)
 			direct := srv.newDB(t, fmt.Sprintf("restart_%s_%d", via, r))
 			cfg := direct
