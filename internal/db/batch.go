@@ -78,7 +78,7 @@ func (d *driver) queue(p *pendingMigrate, version int) error {
 			// run. A server crash meanwhile loses a tail of whole migrations, each with its
 			// version row, as if the run had stopped earlier; the client's own death loses
 			// nothing.
-			head.WriteString("set_config('synchronous_commit', 'off', true), ")
+			head.WriteString("set_config('synchronous_commit', 'off', true), " + walColumns)
 			d.unflushed = true
 		}
 	} else {
@@ -132,6 +132,9 @@ func (d *driver) flush() error {
 	b := d.send()
 	guard := parseGuardFailure(b.err) // nil when the batch went through
 	done := b.committed(guard != nil && !d.inTx)
+	if !d.inTx && !d.syncCommit {
+		d.noteDurability(b, done)
+	}
 	for i, q := range b.items[:done] {
 		d.applied(q.p, q.version, b.duration(i))
 	}
@@ -148,6 +151,22 @@ func (d *driver) flush() error {
 		return d.resume(b.items[done:], guard)
 	}
 	return d.batchFailure(b, done)
+}
+
+// noteDurability reads the WAL positions in the start markers of a batch sent with asynchronous
+// commits, and notes which of its migrations committed (see durable.go).
+func (d *driver) noteDurability(b sentBatch, done int) {
+	for k, i := range b.startIdx {
+		r := b.results[i]
+		fields := make([]string, len(r.FieldDescriptions))
+		for j, f := range r.FieldDescriptions {
+			fields[j] = f.Name
+		}
+		d.durable.startedRow(fields, r.Rows[0])
+		if k < done {
+			d.durable.committed(b.items[k].version)
+		}
+	}
 }
 
 // sentBatch is a batch's query and what the server answered.
@@ -373,7 +392,11 @@ func (d *driver) failure(q queued, bodyResults []*pgconn.Result, err error) erro
 	default:
 		me = sqlError(err, p.dir, p.file, p.body, q.bodyStart, d.current)
 		// A broken connection may have cut the batch off after the server ran more of it.
-		me.Unknown = me.SQLState == ""
+		me.Unknown = me.SQLState == "" || sessionEnded(me.SQLState)
+		if me.Unknown && !d.syncCommit {
+			// An acknowledged asynchronous commit may not have survived the server.
+			me.Version = knownVersion(d.durable.version)
+		}
 	}
 	if d.inTx {
 		me.Version, me.Unknown = knownVersion(d.before), false

@@ -50,6 +50,7 @@ type driver struct {
 	commitErr  *MigrationError // the single transaction's COMMIT failed
 	committed  bool            // the single transaction's COMMIT succeeded
 	unflushed  bool            // a migration committed without waiting for the WAL flush
+	durable    durability      // how far the commits are known to be on disk (see durable.go)
 	// The single transaction's history rows, written at its COMMIT.
 	txHistoryUp   []string
 	txHistoryDown []uint
@@ -238,7 +239,9 @@ func (d *driver) flushWAL() {
 		return
 	}
 	d.unflushed = false
-	if err := d.exec(d.stmtCtx(), "SELECT pg_logical_emit_message(true, 'visiona-migrate', 'flush')"); err != nil {
+	if err := d.exec(d.stmtCtx(), "SELECT pg_logical_emit_message(true, 'visiona-migrate', 'flush')"); err == nil {
+		d.durable.reset(d.current)
+	} else {
 		d.log.Warn("could not wait for the migrations' commits to reach disk; PostgreSQL writes them within wal_writer_delay", "error", err)
 	}
 }
@@ -273,6 +276,7 @@ func (d *driver) Version() (int, bool, error) {
 		return 0, false, err
 	}
 	d.current, d.before = v, v
+	d.durable.reset(v)
 	if v > 0 && !dirty {
 		if _, ok := d.src.Find(uint(v)); !ok {
 			return 0, false, &AheadError{DatabaseVersion: uint(v), LatestFile: d.src.Latest()}
@@ -346,6 +350,7 @@ func (d *driver) SetVersion(version int, dirty bool) error {
 			Recover: fmt.Sprintf("its statements ran; run `migrate force %d`", max(version, 0)), Err: err}
 	}
 	d.applied(p, version, time.Since(p.started))
+	d.durable.reset(version) // a synchronous commit: every commit before it is on disk too
 	return nil
 }
 
@@ -540,6 +545,13 @@ func (d *driver) recoverCommand(p *pendingMigrate) string {
 			p.file, strings.Join(idx, ", "), dropIndexes(idx), max(d.current, 0))
 	}
 	return fmt.Sprintf("%s did not take effect (if it built an index CONCURRENTLY, drop the INVALID index it left: see `\\d` in psql); then run `migrate force %d` and fix the file before retrying", p.file, max(d.current, 0))
+}
+
+// sessionEnded says the server (57P01-57P03: a shutdown, a crash of another backend, a restart) or a pooler (class
+// 08: its server connection broke) ended the session under a query: the run stops as on a broken
+// connection, where only a rerun can tell how far the server got.
+func sessionEnded(code string) bool {
+	return code == "57P01" || code == "57P02" || code == "57P03" || strings.HasPrefix(code, "08")
 }
 
 // Drop is golang-migrate's "delete everything"; the tool resets databases its own way.

@@ -88,7 +88,7 @@ func (d *driver) endSingle() error {
 		}
 		d.failed, d.current = true, d.before
 		d.commitErr = sqlError(commitErr, dir, "(the single transaction's COMMIT)", nil, 0, d.before)
-		if d.commitErr.SQLState == "" {
+		if d.commitErr.SQLState == "" || sessionEnded(d.commitErr.SQLState) {
 			// A connection that broke during COMMIT leaves the outcome to the server.
 			d.commitErr.Unknown = true
 		} else {

@@ -10,7 +10,14 @@
 //   - badinput_test.go: every kind of bad input (testdata/badinput, testdata/broken, env values,
 //     arguments, database states) gets its documented exit code, one line on stderr, nothing on
 //     stdout, and leaves the database as it was;
-//   - fuzz_test.go: FuzzPasswordNeverPrinted, no output ever holds the password.
+//   - fuzz_test.go: FuzzPasswordNeverPrinted, no output ever holds the password;
+//   - pooler_test.go, pooler_settings_test.go: the same promises through PgBouncer in transaction
+//     pooling mode, refusals in one line, no lock and no session setting left on a server connection;
+//   - restart_test.go, restart_modes_test.go: a crash, a fast and an immediate restart of the server
+//     during an up of 300 migrations end with one line naming the last version known committed,
+//     nothing half applied, and a rerun that completes;
+//   - blocker_test.go: a migration behind a long transaction is retried and succeeds, or fails
+//     naming the blocker; a migrator whose path another moved stops with exit 17.
 //
 // `go test ./internal/reliability/` runs the short form (CI); VISIONA_CORPUS_LONG=1 or
 // `go run mage.go corpus` the long one. The tests need Docker (internal/testenv) and skip without
