@@ -3,23 +3,40 @@ package bench
 import (
 	"context"
 	"fmt"
+	"io/fs"
 	"testing"
 	"testing/fstest"
 
+	"visiona-backend/bench/history"
 	"visiona-backend/internal/db"
 	"visiona-backend/internal/schema"
 )
 
-// roundTripSize is the proof's yardstick: the proof for 200 migrations must stay within 3x a
-// plain up-all + down-all of the same set.
-const roundTripSize = 200
+// The yardsticks: the proof for 200 generated migrations, and for a realistic history of 340,
+// must each stay within 3x a plain up-all + down-all of the same set.
+const (
+	roundTripSize = 200
+	realisticSize = 340
+)
 
 // BenchmarkRoundTrip times, on the same generated history, what mage testDB does (schema.RoundTrip:
-// up, down and up again, a snapshot after every step) against a plain up-all + down-all.
-// Compare the two with benchstat -col /mode.
+// up, down and up again, a snapshot after every step) against a plain up-all + down-all, on two
+// histories: historyFS's simple one and bench/history's realistic one. Compare the two modes with
+// benchstat -col /mode.
 func BenchmarkRoundTrip(b *testing.B) {
 	srv := connectServer(b)
-	fsys := historyFS(roundTripSize)
+	for _, h := range []struct {
+		name string
+		fsys fs.FS
+	}{
+		{fmt.Sprintf("history=simple/n=%d", roundTripSize), historyFS(roundTripSize)},
+		{fmt.Sprintf("history=realistic/n=%d", realisticSize), history.FS(history.Realistic(realisticSize))},
+	} {
+		benchRoundTrip(b, srv, h.name, h.fsys)
+	}
+}
+
+func benchRoundTrip(b *testing.B, srv *server, name string, fsys fs.FS) {
 	modes := []struct {
 		name string
 		run  func(context.Context, target) error
@@ -41,7 +58,7 @@ func BenchmarkRoundTrip(b *testing.B) {
 		}},
 	}
 	for _, mode := range modes {
-		b.Run(fmt.Sprintf("n=%d/mode=%s", roundTripSize, mode.name), func(b *testing.B) {
+		b.Run(name+"/mode="+mode.name, func(b *testing.B) {
 			for b.Loop() {
 				b.StopTimer()
 				t := srv.createDatabase(b)

@@ -109,6 +109,38 @@ if command -v benchstat >/dev/null 2>&1; then
 elif GOBIN="$work/bin" go install golang.org/x/perf/cmd/benchstat@latest 2>"$work/benchstat.log"; then
 	benchstat=("$work/bin/benchstat")
 fi
+# The round-trip benchmark compares modes (the proof against a plain up + down), not drivers.
+if grep -q '^BenchmarkRoundTrip/' "$out"; then
+	if [[ ${#benchstat[@]} -gt 0 ]]; then
+		echo
+		log "benchstat, the round-trip proof against a plain up-all + down-all (columns: mode)"
+		"${benchstat[@]}" -col /mode -filter '.name:RoundTrip' "$out"
+	fi
+	echo
+	log "proof / plain up-all + down-all, medians of $ROUNDS samples"
+	awk '
+	function median(key,    n, i, j, v, a) {
+		n = cnt[key]
+		for (i = 1; i <= n; i++) a[i] = val[key, i]
+		for (i = 2; i <= n; i++) { v = a[i]; for (j = i - 1; j >= 1 && a[j] > v; j--) a[j+1] = a[j]; a[j+1] = v }
+		return (n % 2) ? a[(n+1)/2] : (a[n/2] + a[n/2+1]) / 2
+	}
+	/^BenchmarkRoundTrip\// {
+		name = $1; sub(/-[0-9]+$/, "", name); sub(/^BenchmarkRoundTrip\//, "", name)
+		mode = name; sub(/.*\/mode=/, "", mode); sub(/\/mode=.*/, "", name)
+		if (!(name in seen)) { seen[name] = 1; order[++nh] = name }
+		for (i = 3; i < NF; i++) if ($(i+1) == "ns/op") val[name SUBSEP mode, ++cnt[name SUBSEP mode]] = $i
+	}
+	END {
+		for (h = 1; h <= nh; h++) {
+			p = median(order[h] SUBSEP "plain-up-down"); r = median(order[h] SUBSEP "roundtrip")
+			printf "%-28s plain %6.2f s   proof %6.2f s   proof/plain %.2f\n", order[h], p / 1e9, r / 1e9, r / p
+		}
+	}' "$out"
+fi
+if ! grep -q '^Benchmark\(Up\|Down\)/' "$out"; then
+	exit 0
+fi
 if [[ ${#benchstat[@]} -gt 0 ]]; then
 	echo
 	log "benchstat, visiona against stock-pgx5 (columns: driver; stock's delta is relative to ours)"

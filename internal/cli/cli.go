@@ -472,9 +472,11 @@ func (r *runner) lint(args []string) error {
 	case !slices.Contains(lintFormats, *format):
 		return usageErr("lint: -format %q is not one of %s", *format, strings.Join(lintFormats, ", "))
 	}
-	fsys, where := r.env.Migrations, "embedded migrations"
+	// Findings name files as the user would open them: under the folder given (-path,
+	// VISIONA_MIGRATIONS_DIR, or the checkout's), or the repository's folder for the embedded set.
+	fsys, where, folder := r.env.Migrations, "embedded migrations", "migrations"
 	if fi, err := os.Stat(r.env.MigrationsDir); err == nil && fi.IsDir() {
-		fsys, where = os.DirFS(r.env.MigrationsDir), r.env.MigrationsDir+"/"
+		fsys, where, folder = os.DirFS(r.env.MigrationsDir), r.env.MigrationsDir+"/", r.env.MigrationsDir
 	}
 	src, err := migfile.LoadSource(fsys)
 	if err != nil {
@@ -493,7 +495,7 @@ func (r *runner) lint(args []string) error {
 		return err
 	}
 	for i := range findings {
-		findings[i].File = "migrations/" + strings.TrimPrefix(findings[i].File, "migrations/")
+		findings[i].File = folder + "/" + findings[i].File
 	}
 	report := lint.NewReport(findings, where, len(src.Migrations()), conf.Baseline, target)
 	if r.out.json { // `migrate -json lint`: the report inside the command's document

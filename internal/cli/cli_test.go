@@ -357,7 +357,7 @@ func TestLintFormats(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &doc); err != nil || code != cli.ExitLint {
 		t.Fatalf("json: exit %d, %v:\n%s", code, err, out)
 	}
-	if doc.Format != "visiona-lint/1" || doc.Errors != 4 || len(doc.Findings) != 4 || !strings.HasPrefix(doc.Findings[0].File, "migrations/") {
+	if doc.Format != "visiona-lint/1" || doc.Errors != 4 || len(doc.Findings) != 4 || doc.Findings[0].File != dir+"/000002_index_items_name.down.sql" {
 		t.Errorf("json document: %+v", doc)
 	}
 
@@ -376,7 +376,7 @@ func TestLintFormats(t *testing.T) {
 	}{{map[string]string{"GITHUB_ACTIONS": "true"}, []string{"lint"}}, {nil, []string{"lint", "-format", "github"}}} {
 		code, out, _ = lintRun(t, dir, c.env, c.args...)
 		lines := strings.Split(strings.TrimSpace(out), "\n")
-		if code != cli.ExitLint || len(lines) != 5 || !strings.HasPrefix(lines[0], "::error file=migrations/000002_index_items_name.down.sql,line=1,col=1,title=not-concurrently::DROP INDEX") ||
+		if code != cli.ExitLint || len(lines) != 5 || !strings.HasPrefix(lines[0], "::error file="+dir+"/000002_index_items_name.down.sql,line=1,col=1,title=not-concurrently::DROP INDEX") ||
 			!strings.HasPrefix(lines[4], "lint: 4 error(s)") {
 			t.Errorf("github %v %v: exit %d:\n%s", c.env, c.args, code, out)
 		}

@@ -116,11 +116,25 @@ func Check(src *migfile.Source, opts ...Option) ([]Finding, error) {
 		check(up, s)
 		check(down, s.clone())
 		if m.Version > o.baseline {
+			out = append(out, nameFindings(m.UpFile, m.DownFile)...)
 			out = append(out, up.result()...)
 			out = append(out, down.result()...)
 		}
 	}
 	return out, nil
+}
+
+// nameFindings reports the files whose names are not the strict form (migfile.StrictName).
+func nameFindings(files ...string) []Finding {
+	r, _ := ruleByName(ruleStrictName)
+	var out []Finding
+	for _, name := range files {
+		if !migfile.StrictName(name) {
+			out = append(out, Finding{File: name, Line: 1, Column: 1, Rule: r.Name, Severity: r.Severity,
+				Message: "not named as `migrate create` names files (<version>_<lowercase_snake_title>.up.sql / .down.sql): rename it before it is applied anywhere"})
+		}
+	}
+	return out
 }
 
 // CheckDir loads the migrations in dir (strictly, as the migrator does) and lints them; each

@@ -375,6 +375,26 @@ func TestBaseline(t *testing.T) {
 	}
 }
 
+// A name golang-migrate accepts but `migrate create` would not write is a warning for new files
+// only: the history before the baseline keeps its names.
+func TestStrictNameAfterBaseline(t *testing.T) {
+	const dir = "../../testdata/lint/strict-name/bad"
+	if all := checkDir(t, dir); len(all) != 4 {
+		t.Fatalf("want a strict-name warning for each of the 4 files, got:\n%s", render(t, all))
+	}
+	findings := checkDir(t, dir, Baseline(20190226002946))
+	var files []string
+	for _, f := range findings {
+		if f.Rule != ruleStrictName || f.Severity != Warning {
+			t.Errorf("unexpected finding %s", f)
+		}
+		files = append(files, f.File)
+	}
+	if want := []string{"20190301101500_Add_Email.up.sql", "20190301101500_Add_Email.down.sql"}; !slices.Equal(files, want) {
+		t.Errorf("after the baseline: findings for %v, want %v", files, want)
+	}
+}
+
 // lint:ignore speaks of one statement (the one it trails, else the one below it); lint:ignore-file
 // of the whole file; an ignore that silences nothing is an error.
 func TestSuppressionScope(t *testing.T) {

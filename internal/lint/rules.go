@@ -40,6 +40,7 @@ const (
 	ruleParserOlder              = "parser-older-than-syntax"
 	ruleSuppressionWithoutReason = "suppression-without-reason"
 	ruleUnusedIgnore             = "unused-ignore"
+	ruleStrictName               = "strict-name"
 )
 
 // rules is the catalogue, in the order the README lists it. "Existing table" means one the file
@@ -73,6 +74,7 @@ var rules = []Rule{
 	{ruleSyntaxError, Error, "PostgreSQL's parser rejects the file, or the file uses syntax newer than the target server (VISIONA_DB_SERVER_VERSION) accepts."},
 	{ruleParserOlder, Warning, "The lint's parser (PostgreSQL 17's, from pg_query_go v6) rejects syntax that a newer PostgreSQL accepts, such as 18's `CONSTRAINT name NOT NULL col` or VIRTUAL generated columns: the file is not linted. The warning names both versions; running the migration against the target (TestDB) proves it."},
 	{ruleSuppressionWithoutReason, Error, "`-- lint:ignore <rule>` (or `lint:ignore-file`) without a reason. The suppression is not honoured until it says why the finding does not apply."},
+	{ruleStrictName, Warning, "A migration file whose name is not the form `migrate create` writes, `<version>_<title>.up.sql` / `.down.sql` with a title of lowercase letters, digits and underscores (golang-migrate also accepts `20190226002946_create-user.up.sql` or `Create_User`, and so does the tool, for existing histories). Names in one form read, sort and grep alike everywhere, and do not clash on case-insensitive file systems. Only new files are reported: those after the baseline of `lint.conf`. A file cannot suppress it; rename the file before it is applied anywhere."},
 	{ruleUnusedIgnore, Error, "`-- lint:ignore <rule> <reason>` that suppresses nothing (its statement, or for `lint:ignore-file` its file, has no such finding), or names no rule that can be suppressed. A stale ignore would silence the next real finding."},
 }
 
@@ -91,7 +93,7 @@ func ruleByName(name string) (Rule, bool) {
 // the file itself and about suppressions cannot be silenced.
 func suppressible(name string) bool {
 	switch name {
-	case ruleSyntaxError, ruleParserOlder, ruleSuppressionWithoutReason, ruleUnusedIgnore:
+	case ruleSyntaxError, ruleParserOlder, ruleSuppressionWithoutReason, ruleUnusedIgnore, ruleStrictName:
 		return false
 	}
 	_, ok := ruleByName(name)
