@@ -63,6 +63,7 @@ type driver struct {
 	txHistoryDown []uint
 	log           *slog.Logger
 	onApplied     func(Result)
+	observer      *Observer
 
 	// pooled: the connection goes through a pooler (see newDriver); the run then takes no
 	// session-level lock and refuses no-transaction files.
@@ -109,6 +110,7 @@ type driverOptions struct {
 	preflight         Preflight
 	log               *slog.Logger
 	onApplied         func(Result)
+	observer          *Observer
 	retries           int
 	retryDelay        time.Duration
 	// connect opens a second connection, to see who blocks a migration; nil: none is opened.
@@ -155,6 +157,7 @@ func newDriver(ctx context.Context, conn *pgx.Conn, src *Source, o driverOptions
 		preflight:   o.preflight,
 		log:         o.log,
 		onApplied:   o.onApplied,
+		observer:    o.observer,
 		current:     database.NilVersion,
 		before:      database.NilVersion,
 		batchLimit:  1,
@@ -495,6 +498,7 @@ func (d *driver) queue(p *pendingMigrate, version int) error {
 		} else {
 			tail.WriteString(d.historyDownSQL(p.label.Version))
 		}
+		tail.WriteString(d.observerSQL())
 	}
 	tail.WriteString("\n")
 	d.batch.add(queued{p: p, version: version, seg: head.String() + string(p.body) + tail.String(),
@@ -573,6 +577,13 @@ func (d *driver) flush() error {
 				end = starts[i+1]
 			}
 			duration = time.Duration((end - starts[i]) * float64(time.Second))
+		}
+		if i < len(startIdx) {
+			own := results[startIdx[i]:]
+			if i+1 < len(startIdx) {
+				own = results[startIdx[i]:startIdx[i+1]]
+			}
+			d.observed(Result{Version: q.p.label.Version, Name: q.p.label.Name, Direction: q.p.dir, Duration: duration}, own)
 		}
 		d.applied(q.p, q.version, duration)
 	}
