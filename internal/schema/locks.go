@@ -1,12 +1,16 @@
 package schema
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"visiona-backend/internal/db"
 )
@@ -14,7 +18,10 @@ import (
 // What each migration of the walk does to the relations that existed before it is measured, not
 // predicted: inside its own transaction, just before its COMMIT, a query reads the locks its
 // backend holds (pg_locks keeps them until the commit releases them; see db.WithObserver), and
-// before and after it the walk reads every relation's relfilenode, which a rewrite replaces.
+// the walk compares the relfilenode of each relation before and after it: a rewrite replaces it.
+// Only a relation the transaction locked can get a new relfilenode, so after each migration the
+// walk re-reads just those and the ones it created (all of them after a no-transaction file): the
+// cost of a step stays that of what it changed, not of the size of the schema.
 
 // RelationEffect is what one migration did to one relation that existed before it.
 type RelationEffect struct {
@@ -68,27 +75,99 @@ func WithPredictions(p map[string][]Prediction) RoundTripOption {
 	}
 }
 
-// firstNormalOID: PostgreSQL's own objects have smaller OIDs, so what a migration created has one
-// at least as large, and the catalog reads of the walk and of the tool never count.
-const firstNormalOID = 16384
-
 // locksQuery runs inside each migration's transaction: the relation locks its backend holds, as
-// "oid:mode" pairs.
+// "oid:mode" pairs. PostgreSQL's own objects have OIDs below 16384 (FirstNormalObjectId), so the
+// catalog reads of the tool and of the migration itself never count.
 const locksQuery = `SELECT coalesce(string_agg(l.relation::pg_catalog.int8::text || ':' || l.mode, ','), '')
 	FROM pg_catalog.pg_locks l
 	WHERE l.pid = pg_catalog.pg_backend_pid() AND l.locktype = 'relation' AND l.granted AND l.relation >= 16384::oid`
 
-// relationsSQL reads the relations the walk follows, with what names them: an index its table, a
-// TOAST table the table it belongs to.
+// relationsSQL reads the relations the walk follows whose OID is larger than $1 (created since the
+// last read) or among $2 (the locked ones: nothing else can get a new relfilenode, be renamed or be
+// dropped in a transaction), with an index's table. Both conditions go through pg_class's OID
+// index, so a step reads what it touched, not the whole catalog. A TOAST table's name is
+// pg_toast_<the OID of its table>, which PostgreSQL keeps across rewrites.
 const relationsSQL = `SELECT c.oid::int8, c.relfilenode::int8, c.relkind::text, n.nspname::text, c.relname::text,
-	coalesce(i.indrelid, 0)::int8, coalesce(t.oid, 0)::int8
+	coalesce(i.indrelid, 0)::int8
 FROM pg_catalog.pg_class c
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN pg_catalog.pg_index i ON i.indexrelid = c.oid
-LEFT JOIN pg_catalog.pg_class t ON c.relkind = 't' AND t.reltoastrelid = c.oid
-WHERE c.oid >= ` + "16384" + ` AND n.nspname <> '` + logSchema + `'`
+WHERE (c.oid > $1::pg_catalog.oid OR c.oid = ANY($2::pg_catalog.oid[])) AND c.oid >= 16384
+	AND n.nspname <> '` + logSchema + `'`
 
-// relation is one row of relationsSQL, resolved.
+// relationCountSQL counts them all, to check the cache against.
+const relationCountSQL = `SELECT count(*) FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+WHERE c.oid >= 16384 AND n.nspname <> '` + logSchema + `'`
+
+// rawRelation is one row of relationsSQL.
+type rawRelation struct {
+	filenode           int64
+	relkind, nsp, name string
+	table              int64 // an index's table
+}
+
+// relCache is every relation the walk follows, by OID, kept up to date migration by migration.
+type relCache struct {
+	rels   map[int64]rawRelation
+	maxOID int64
+}
+
+// readRelations brings the cache up to date: in full when full is set or it is empty, otherwise
+// only the relations created since and those in locked. A count that does not match (an OID
+// counter that wrapped around, say) makes it read everything.
+func readRelations(ctx context.Context, tr *tracker, old relCache, locked []uint32, full bool) (relCache, error) {
+	full = full || old.rels == nil
+	next := relCache{rels: map[int64]rawRelation{}}
+	since := uint32(0)
+	if !full {
+		since = uint32(old.maxOID)
+		next.maxOID = old.maxOID
+		for oid, r := range old.rels {
+			next.rels[oid] = r
+		}
+		for _, oid := range locked {
+			delete(next.rels, int64(oid)) // back below if it still exists
+		}
+	}
+	if locked == nil {
+		locked = []uint32{}
+	}
+	b := &pgx.Batch{}
+	b.Queue(relationsSQL, since, locked)
+	b.Queue(relationCountSQL)
+	br := tr.conn.SendBatch(ctx, b)
+	rows, err := br.Query()
+	if err == nil {
+		for rows.Next() {
+			var oid int64
+			var r rawRelation
+			if err = rows.Scan(&oid, &r.filenode, &r.relkind, &r.nsp, &r.name, &r.table); err != nil {
+				break
+			}
+			next.rels[oid] = r
+			next.maxOID = max(next.maxOID, oid)
+		}
+		rows.Close()
+		err = cmp.Or(err, rows.Err())
+	}
+	var total int64
+	if err == nil {
+		err = br.QueryRow().Scan(&total)
+	}
+	err = cmp.Or(err, br.Close())
+	if err != nil {
+		return relCache{}, fmt.Errorf("read relfilenodes: %w", err)
+	}
+	if int64(len(next.rels)) != total {
+		if full {
+			return relCache{}, fmt.Errorf("read relfilenodes: %d relations read of %d", len(next.rels), total)
+		}
+		return readRelations(ctx, tr, old, locked, true)
+	}
+	return next, nil
+}
+
+// relation is a cached relation as the report names it.
 type relation struct {
 	name     string // schema.name, or "toast of ..." for TOAST
 	kind     string
@@ -97,65 +176,35 @@ type relation struct {
 	excluded bool // the tool's bookkeeping (or a table WithExcludedTables names), and what belongs to it
 }
 
-// readRelations reads every relation the walk follows, by OID.
-func readRelations(ctx context.Context, tr *tracker) (map[int64]relation, error) {
-	rows, err := tr.conn.Query(ctx, relationsSQL)
-	if err != nil {
-		return nil, fmt.Errorf("read relfilenodes: %w", err)
+// resolve names the relation oid of c.
+func (c relCache) resolve(oid int64, excludedNames []string) relation {
+	r := c.rels[oid]
+	// The table it belongs to: itself, an index's table, a TOAST table's table.
+	o := r
+	if t, ok := c.rels[o.table]; ok && o.table != 0 {
+		o = t
 	}
-	type raw struct {
-		filenode           int64
-		relkind, nsp, name string
-		table, toastOf     int64
-	}
-	raws := map[int64]raw{}
-	for rows.Next() {
-		var oid int64
-		var r raw
-		if err := rows.Scan(&oid, &r.filenode, &r.relkind, &r.nsp, &r.name, &r.table, &r.toastOf); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("read relfilenodes: %w", err)
-		}
-		raws[oid] = r
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("read relfilenodes: %w", err)
-	}
-	excluded := func(r raw) bool {
-		for _, e := range tr.excluded {
-			if e == r.name || e == r.nsp+"."+r.name {
-				return true
+	toast := o.relkind == "t"
+	if toast {
+		if owner, err := strconv.ParseInt(strings.TrimPrefix(o.name, "pg_toast_"), 10, 64); err == nil {
+			if t, ok := c.rels[owner]; ok {
+				o = t
 			}
 		}
-		return false
 	}
-	// owner is the table a relation belongs to: itself, an index's table, a TOAST table's table.
-	owner := func(r raw) raw {
-		if r.table != 0 {
-			if t, ok := raws[r.table]; ok {
-				r = t
-			}
+	rel := relation{name: r.nsp + "." + r.name, kind: relKindName(r.relkind), relkind: r.relkind, filenode: r.filenode}
+	for _, e := range excludedNames {
+		if e == o.name || e == o.nsp+"."+o.name {
+			rel.excluded = true
 		}
-		if r.toastOf != 0 {
-			if t, ok := raws[r.toastOf]; ok {
-				r = t
-			}
-		}
-		return r
 	}
-	out := make(map[int64]relation, len(raws))
-	for oid, r := range raws {
-		o := owner(r)
-		rel := relation{name: r.nsp + "." + r.name, kind: relKindName(r.relkind), relkind: r.relkind, filenode: r.filenode, excluded: excluded(o)}
-		switch {
-		case r.relkind == "t":
-			rel.name = "toast of " + o.nsp + "." + o.name
-		case r.table != 0 && raws[r.table].relkind == "t":
-			rel.name, rel.kind = "toast index of "+o.nsp+"."+o.name, "toast index"
-		}
-		out[oid] = rel
+	switch {
+	case r.relkind == "t":
+		rel.name = "toast of " + o.nsp + "." + o.name
+	case toast:
+		rel.name, rel.kind = "toast index of "+o.nsp+"."+o.name, "toast index"
 	}
-	return out, nil
+	return rel
 }
 
 func relKindName(k string) string {
@@ -233,7 +282,7 @@ func parseLocks(v []byte) (map[int64][]string, error) {
 // lockMeter follows the walk's up and down phases: the relations before each migration, and the
 // locks its transaction reported.
 type lockMeter struct {
-	before   map[int64]relation
+	rels     relCache
 	observed *observation // the locks of the migration that just committed, if it ran in a transaction
 }
 
@@ -253,7 +302,7 @@ func (w *walk) observer() db.Observer {
 // measuring reports whether the current phase is one whose migrations are measured: the up
 // walk and the down walk; the reapply walk runs the same ups again.
 func (w *walk) measuring() bool {
-	return !w.passive && (w.phase == PhaseUp || w.phase == PhaseDown)
+	return !w.passive && !w.rc.noLocks && (w.phase == PhaseUp || w.phase == PhaseDown)
 }
 
 // startMeasure reads the relations before a measured phase's first migration.
@@ -262,11 +311,11 @@ func (w *walk) startMeasure() error {
 	if !w.measuring() {
 		return nil
 	}
-	rels, err := readRelations(w.ctx, w.tr)
+	rels, err := readRelations(w.ctx, w.tr, relCache{}, nil, true)
 	if err != nil {
 		return err
 	}
-	w.meter.before = rels
+	w.meter.rels = rels
 	return nil
 }
 
@@ -277,35 +326,56 @@ func (w *walk) measure(res db.Result) error {
 	if !w.measuring() {
 		return nil
 	}
-	after, err := readRelations(w.ctx, w.tr)
-	if err != nil {
-		return err
-	}
-	before := w.meter.before
-	w.meter.before = after
 	mig, _ := w.src.Find(res.Version)
 	ml := &MigrationLocks{Direction: res.Direction, Version: res.Version, Name: res.Name, File: mig.UpFile, Duration: res.Duration, Relations: []RelationEffect{}}
 	if res.Direction == db.Down {
 		ml.File = mig.DownFile
 	}
 	locks := map[int64][]string{}
+	var err error
 	if obs != nil && obs.version == res.Version && obs.dir == res.Direction {
 		ml.LocksObserved = true
 		if locks, err = parseLocks(obs.locks); err != nil {
 			return err
 		}
 	}
+	// Within a transaction only the relations it locked can have changed; without one, any.
+	before := w.meter.rels
+	var locked []uint32
+	for oid := range locks {
+		locked = append(locked, uint32(oid))
+	}
+	slices.Sort(locked)
+	after, err := readRelations(w.ctx, w.tr, before, locked, !ml.LocksObserved)
+	if err != nil {
+		return err
+	}
+	w.meter.rels = after
+	var candidates []int64
+	for _, oid := range locked {
+		candidates = append(candidates, int64(oid))
+	}
+	if !ml.LocksObserved {
+		candidates = slices.Collect(maps.Keys(before.rels))
+	}
 	// A relation gone by OID whose name and kind are back was rebuilt: an index ALTER COLUMN
 	// TYPE re-created, the TOAST table of a rewritten table (a rewrite swaps it for a new one).
 	rebuilt := map[string]bool{}
-	for _, rel := range after {
-		rebuilt[rel.kind+" "+rel.name] = true
+	for oid := range after.rels {
+		if _, existed := before.rels[oid]; !existed {
+			rel := after.resolve(oid, w.tr.excluded)
+			rebuilt[rel.kind+" "+rel.name] = true
+		}
 	}
-	for oid, rel := range before {
+	for _, oid := range candidates {
+		if _, existed := before.rels[oid]; !existed {
+			continue // created by this migration
+		}
+		rel := before.resolve(oid, w.tr.excluded)
 		if rel.excluded {
 			continue
 		}
-		now, still := after[oid]
+		now, still := after.rels[oid]
 		e := RelationEffect{Relation: rel.name, Kind: rel.kind, Dropped: !still,
 			Rewritten: still && rel.filenode != 0 && now.filenode != rel.filenode}
 		if !still && rebuilt[rel.kind+" "+rel.name] {

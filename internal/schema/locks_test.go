@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"testing/fstest"
+	"time"
 
 	"visiona-backend/internal/db"
 	"visiona-backend/internal/lint"
@@ -137,4 +139,50 @@ func TestRoundTripLocksUnpredicted(t *testing.T) {
 		}
 	}
 	t.Fatal("up 3 was not measured")
+}
+
+// BenchmarkRoundTripLocks: the proof of 200 migrations with and without the lock measurement,
+// interleaved so both see the same load. Each migration creates a table with an index and alters
+// an earlier one, so the catalog grows as a real history's does.
+func BenchmarkRoundTripLocks(b *testing.B) {
+	fsys := fstest.MapFS{}
+	const n = 200
+	for i := 1; i <= n; i++ {
+		up := fmt.Sprintf("CREATE TABLE t%d (id bigint PRIMARY KEY, name text);\nCREATE INDEX t%d_name_idx ON t%d (name);\n", i, i, i)
+		down := fmt.Sprintf("DROP TABLE t%d;\n", i)
+		if i > 1 {
+			up += fmt.Sprintf("ALTER TABLE t%d ADD COLUMN c%d int;\n", i-1, i)
+			down = fmt.Sprintf("ALTER TABLE t%d DROP COLUMN c%d;\n", i-1, i) + down
+		}
+		fsys[fmt.Sprintf("%06d_m%d.up.sql", i, i)] = &fstest.MapFile{Data: []byte(up)}
+		fsys[fmt.Sprintf("%06d_m%d.down.sql", i, i)] = &fstest.MapFile{Data: []byte(down)}
+	}
+	var with, without time.Duration
+	first := true
+	for b.Loop() {
+		first = !first // which goes first alternates: the second of a pair runs on a warmer server
+		for _, measured := range []bool{first, !first} {
+			cfg := newDB(b)
+			var opts []schema.RoundTripOption
+			if !measured {
+				opts = append(opts, schema.WithoutLocks())
+			}
+			start := time.Now()
+			report, err := schema.RoundTrip(context.Background(), cfg, fsys, opts...)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if measured {
+				with += time.Since(start)
+				if len(report.Locks) != 2*n {
+					b.Fatalf("%d migrations measured, want %d", len(report.Locks), 2*n)
+				}
+			} else {
+				without += time.Since(start)
+			}
+		}
+	}
+	b.ReportMetric(with.Seconds()/float64(b.N), "s-with-locks/op")
+	b.ReportMetric(without.Seconds()/float64(b.N), "s-without/op")
+	b.ReportMetric(float64(with)/float64(without), "ratio")
 }

@@ -26,6 +26,7 @@ type roundTripConfig struct {
 	from     uint // prove only the migrations after this version
 	// predictions: the lint's, by file name, to compare the measured locks with (locks.go).
 	predictions map[string][]Prediction
+	noLocks     bool // a switch for tests: no lock measurement (its cost, side by side)
 	// Switches for tests (export_test.go).
 	fullSnapshots bool // no DDL log: a full snapshot after every step, as before incremental ones
 	crossCheck    bool // a full snapshot after every step too, any difference an error
@@ -213,7 +214,11 @@ func RoundTrip(ctx context.Context, cfg config.DB, fsys fs.FS, opts ...RoundTrip
 	}
 	w := &walk{ctx: ctx, rc: rc, report: &RoundTripReport{From: rc.from}}
 	w.reset()
-	m, err := db.New(cfg, fsys, append(slices.Clone(rc.migrator), db.WithStepwise(), db.WithProgress(w.step), db.WithObserver(w.observer()))...)
+	mopts := append(slices.Clone(rc.migrator), db.WithStepwise(), db.WithProgress(w.step))
+	if !rc.noLocks {
+		mopts = append(mopts, db.WithObserver(w.observer()))
+	}
+	m, err := db.New(cfg, fsys, mopts...)
 	if err != nil {
 		return nil, err
 	}
