@@ -411,10 +411,13 @@ func isTableKind(kind string) bool {
 }
 
 // lintDiffers says where the measurement of ml and the lint's predictions disagree: a table
-// rewritten that no rule predicted, a predicted rewrite that did not happen, a lock blocking
-// writes on an existing table (short of ACCESS EXCLUSIVE, which every ALTER TABLE takes for an
-// instant and the lint reports only when something slow happens under it) that no rule predicted,
-// and a predicted blocking lock that was not taken.
+// rewritten that no rule predicted, a predicted rewrite that did not happen, a SHARE or EXCLUSIVE
+// lock on an existing table that no rule predicted (the modes of work that reads the whole table
+// while blocking its writes: an index build, a domain check, a concurrent refresh), and a
+// predicted lock blocking writes that was not taken. ACCESS EXCLUSIVE, which every ALTER TABLE
+// takes, and SHARE ROW EXCLUSIVE, which a foreign key or a trigger takes, are no difference on
+// their own: they last an instant unless something slow happens under them, which the lint
+// reports.
 func lintDiffers(ml *MigrationLocks) []string {
 	var out []string
 	predictedRewrite := slices.ContainsFunc(ml.Lint, func(p Prediction) bool { return p.Rewrite })
@@ -442,7 +445,7 @@ func lintDiffers(ml *MigrationLocks) []string {
 	if ml.LocksObserved {
 		var short []string
 		for _, b := range blocking {
-			if !strings.HasPrefix(b, "ACCESS EXCLUSIVE ") {
+			if strings.HasPrefix(b, "SHARE on ") || strings.HasPrefix(b, "EXCLUSIVE on ") {
 				short = append(short, b)
 			}
 		}
@@ -492,15 +495,7 @@ func FormatHeavy(locks []*MigrationLocks) string {
 			parts = append(parts, "nothing heavy")
 		}
 		if ml.Lint != nil {
-			var rules []string
-			for _, p := range ml.Lint {
-				rules = append(rules, fmt.Sprintf("%s (line %d)", p.Rule, p.Line))
-			}
-			lintText := "no lock or rewrite finding"
-			if len(rules) > 0 {
-				lintText = strings.Join(slices.Compact(rules), ", ")
-			}
-			parts = append(parts, "lint: "+lintText)
+			parts = append(parts, "lint: "+lintSummary(ml.Lint))
 		}
 		fmt.Fprintf(&b, "  %-4s %06d_%s (%s): %s\n", ml.Direction, ml.Version, ml.Name,
 			ml.Duration.Round(time.Microsecond*100), strings.Join(parts, "; "))
@@ -509,4 +504,28 @@ func FormatHeavy(locks []*MigrationLocks) string {
 		}
 	}
 	return b.String()
+}
+
+// lintSummary names the rules of ps with their lines: "not-concurrently (lines 11, 13)".
+func lintSummary(ps []Prediction) string {
+	if len(ps) == 0 {
+		return "no lock or rewrite finding"
+	}
+	var rules []string
+	lines := map[string][]string{}
+	for _, p := range ps {
+		if _, ok := lines[p.Rule]; !ok {
+			rules = append(rules, p.Rule)
+		}
+		lines[p.Rule] = append(lines[p.Rule], strconv.Itoa(p.Line))
+	}
+	out := make([]string, len(rules))
+	for i, r := range rules {
+		word := "line"
+		if len(lines[r]) > 1 {
+			word = "lines"
+		}
+		out[i] = fmt.Sprintf("%s (%s %s)", r, word, strings.Join(lines[r], ", "))
+	}
+	return strings.Join(out, ", ")
 }

@@ -121,8 +121,8 @@ func TestRoundTripLocksMeasured(t *testing.T) {
 	}
 }
 
-// TestRoundTripLocksUnpredicted: a lock that blocks writes which no lint rule predicts is a
-// difference (a NOT VALID foreign key still takes SHARE ROW EXCLUSIVE on both tables).
+// TestRoundTripLocksUnpredicted: a SHARE lock (an index build) that no lint rule predicts is a
+// difference; here the lint's predictions are left out.
 func TestRoundTripLocksUnpredicted(t *testing.T) {
 	t.Parallel()
 	fsys := os.DirFS(filepath.Join(fixtures, "locks_measured"))
