@@ -17,6 +17,7 @@ import (
 
 	"visiona-backend/internal/config"
 	"visiona-backend/internal/db"
+	"visiona-backend/internal/lint"
 	"visiona-backend/internal/migfile"
 	"visiona-backend/internal/postgres"
 	"visiona-backend/internal/schema"
@@ -62,14 +63,12 @@ func (r *runner) prove(ctx context.Context, cfg config.DB, args []string) error 
 	if err := cfg.Require(); err != nil {
 		return err
 	}
-	if *from > 0 {
-		src, err := migfile.LoadSource(r.env.Migrations)
-		if err != nil {
-			return err
-		}
-		if _, ok := src.Find(*from); !ok {
-			return fmt.Errorf("%w: prove -from %d: no migration has that version", db.ErrUnknownVersion, *from)
-		}
+	src, err := migfile.LoadSource(r.env.Migrations)
+	if err != nil {
+		return err
+	}
+	if _, ok := src.Find(*from); *from > 0 && !ok {
+		return fmt.Errorf("%w: prove -from %d: no migration has that version", db.ErrUnknownVersion, *from)
 	}
 
 	admin, err := postgres.Connect(ctx, cfg)
@@ -107,10 +106,18 @@ func (r *runner) prove(ctx context.Context, cfg config.DB, args []string) error 
 	if *keepGoing {
 		opts = append(opts, schema.WithKeepGoing())
 	}
+	// The walk measures each migration's locks and rewrites; the lint's predictions say where
+	// the measurement differs. Without them (a build without cgo) the measurement stands alone.
+	if pred, err := lint.Predictions(src); err == nil {
+		opts = append(opts, schema.WithPredictions(pred))
+	} else {
+		fmt.Fprintf(r.env.Stderr, "migrate: warning: prove: no lint predictions to compare the measured locks with: %v\n", err)
+	}
 	start := time.Now()
 	report, err := schema.RoundTrip(ctx, throwaway, r.env.Migrations, opts...)
 	r.out.doc.Prove = &proveReport{Database: name, Report: report}
 	if report != nil {
+		writeHeavy(&r.out.text, report.Locks)
 		for _, f := range report.Findings {
 			fmt.Fprintf(&r.out.text, "%s\n", f.Error())
 		}
@@ -130,6 +137,20 @@ func (r *runner) prove(ctx context.Context, cfg config.DB, args []string) error 
 		fmt.Fprintf(&r.out.text, "prove: %d column order warning(s); -column-order fail makes them fail\n", len(report.Warnings))
 	}
 	return nil
+}
+
+// writeHeavy names the migrations the walk measured taking ACCESS EXCLUSIVE on an existing table
+// or rewriting one, and where the lint predicted otherwise; the JSON document has every lock.
+func writeHeavy(w io.Writer, locks []*schema.MigrationLocks) {
+	if len(locks) == 0 {
+		return
+	}
+	heavy := schema.FormatHeavy(locks)
+	if heavy == "" {
+		fmt.Fprintf(w, "prove: locks measured: no migration took ACCESS EXCLUSIVE on an existing table or rewrote one\n")
+		return
+	}
+	fmt.Fprintf(w, "prove: locks measured, heavy migrations (ACCESS EXCLUSIVE on an existing table, or a rewrite) and differences from the lint:\n%s", heavy)
 }
 
 // errRoundTrip: prove found migrations that do not round-trip.

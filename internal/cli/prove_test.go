@@ -66,6 +66,41 @@ func TestProve(t *testing.T) {
 		t.Errorf("prove -from 2 (the broken down not walked): exit %d\nstdout %s\nstderr %s", r.code, r.stdout, r.stderr)
 	}
 
+	// Locks measured: the text names the heavy migrations and the lint's wrong prediction; the
+	// JSON has every migration's relations.
+	r = runCLI(t, env, nil, "-path", "../../testdata/roundtrip/locks_measured", "prove")
+	for _, want := range []string{
+		"up   000002_add_items_score",
+		"ACCESS EXCLUSIVE on public.items; rewrote public.items, public.items_pkey; lint: volatile-default (line 1)",
+		"differs from the lint: the lint's column-type-change (line 1) predicted a rewrite; none happened",
+	} {
+		if r.code != 0 || !strings.Contains(r.stdout, want) {
+			t.Errorf("prove locks_measured: exit %d, stdout lacks %q:\n%s\nstderr %s", r.code, want, r.stdout, r.stderr)
+		}
+	}
+	r = runCLI(t, env, nil, "-json", "-path", "../../testdata/roundtrip/locks_measured", "prove")
+	var locks struct {
+		Prove struct {
+			Report struct {
+				Locks []struct {
+					Direction string `json:"direction"`
+					Version   uint   `json:"version"`
+					Relations []struct {
+						Relation  string `json:"relation"`
+						Mode      string `json:"mode"`
+						Rewritten bool   `json:"rewritten"`
+					} `json:"relations"`
+				} `json:"locks"`
+			} `json:"report"`
+		} `json:"prove"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &locks); err != nil {
+		t.Fatalf("-json prove: %v\n%s", err, r.stdout)
+	}
+	if l := locks.Prove.Report.Locks; len(l) != 14 || l[2].Version != 3 || len(l[2].Relations) != 1 || l[2].Relations[0].Mode != "SHARE" {
+		t.Errorf("-json prove locks: %+v", l)
+	}
+
 	for _, tc := range []struct {
 		args []string
 		code int

@@ -105,6 +105,7 @@ func (d *driver) queue(p *pendingMigrate, version int) error {
 		} else {
 			tail.WriteString(d.historyDownSQL(p.label.Version))
 		}
+		tail.WriteString(d.observerSQL())
 	}
 	tail.WriteString("\n")
 	d.batch.add(queued{p: p, version: version, seg: head.String() + string(p.body) + tail.String(),
@@ -136,7 +137,15 @@ func (d *driver) flush() error {
 		d.noteDurability(b, done)
 	}
 	for i, q := range b.items[:done] {
-		d.applied(q.p, q.version, b.duration(i))
+		duration := b.duration(i)
+		if i < len(b.startIdx) {
+			own := b.results[b.startIdx[i]:]
+			if i+1 < len(b.startIdx) {
+				own = b.results[b.startIdx[i]:b.startIdx[i+1]]
+			}
+			d.observed(Result{Version: q.p.label.Version, Name: q.p.label.Name, Direction: q.p.dir, Duration: duration}, own)
+		}
+		d.applied(q.p, q.version, duration)
 	}
 	if b.err == nil {
 		if b.elapsed < batchFast {

@@ -56,6 +56,7 @@ type driver struct {
 	txHistoryDown []uint
 	log           *slog.Logger
 	onApplied     func(Result)
+	observer      *Observer
 
 	// pooled: the connection goes through a pooler (see newDriver); the run then takes no
 	// session-level lock and refuses no-transaction files.
@@ -102,6 +103,7 @@ type driverOptions struct {
 	preflight         Preflight
 	log               *slog.Logger
 	onApplied         func(Result)
+	observer          *Observer
 	retries           int
 	retryDelay        time.Duration
 	// connect opens a second connection, to see who blocks a migration; nil: none is opened.
@@ -143,6 +145,7 @@ func newDriver(ctx context.Context, conn *pgx.Conn, src *migfile.Source, o drive
 		preflight:   o.preflight,
 		log:         o.log,
 		onApplied:   o.onApplied,
+		observer:    o.observer,
 		current:     database.NilVersion,
 		before:      database.NilVersion,
 		batchLimit:  1,

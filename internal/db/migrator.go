@@ -98,6 +98,7 @@ type Migrator struct {
 	stepwise             bool
 	preflight            Preflight
 	onApplied            func(Result)
+	observer             *Observer // see observe.go
 }
 
 // Option configures a Migrator.
@@ -207,6 +208,9 @@ func New(dbcfg config.DB, fsys fs.FS, opts ...Option) (*Migrator, error) {
 		if err := o(m); err != nil {
 			return nil, err
 		}
+	}
+	if m.singleTx && m.observer != nil {
+		return nil, fmt.Errorf("%w: an observer cannot run in single-transaction mode: it would see every migration of the run at once", ErrInvalidArgument)
 	}
 	m.log = m.log.With("target", dbcfg.SafeTarget())
 	return m, nil
@@ -393,7 +397,7 @@ func (m *Migrator) withConn(ctx context.Context, fn func(*pgx.Conn, *driver) err
 		return err
 	}
 	defer conn.Close(context.WithoutCancel(ctx))
-	d, err := newDriver(ctx, conn, m.src, driverOptions{lockWait: m.lockTimeout, lockTimeout: m.migrationLockTimeout, statementTimeout: m.statementTimeout, singleTransaction: m.singleTx, syncCommit: m.db.MigrationSyncCommit, stepwise: m.stepwise, preflight: m.preflight, log: m.log, onApplied: m.onApplied,
+	d, err := newDriver(ctx, conn, m.src, driverOptions{lockWait: m.lockTimeout, lockTimeout: m.migrationLockTimeout, statementTimeout: m.statementTimeout, singleTransaction: m.singleTx, syncCommit: m.db.MigrationSyncCommit, stepwise: m.stepwise, preflight: m.preflight, log: m.log, onApplied: m.onApplied, observer: m.observer,
 		retries: m.db.MigrationRetries, retryDelay: m.db.MigrationRetryDelay,
 		connect: func(ctx context.Context) (*pgx.Conn, error) { return postgres.Connect(ctx, m.db) }})
 	if err != nil {

@@ -26,6 +26,9 @@ type roundTripConfig struct {
 	order    ColumnOrder
 	keepOn   bool // -keep-going
 	from     uint // prove only the migrations after this version
+	// predictions: the lint's, by file name, to compare the measured locks with (locks.go).
+	predictions map[string][]Prediction
+	noLocks     bool // a switch for tests: no lock measurement (its cost, side by side)
 	// Switches for tests (export_test.go).
 	fullSnapshots bool // no DDL log: a full snapshot after every step
 	crossCheck    bool // a full snapshot after every step too, any difference an error
@@ -162,6 +165,9 @@ type RoundTripReport struct {
 	// WithKeepGoing, so the reapply walk did not run.
 	From           uint `json:"from"`
 	ReapplySkipped bool `json:"reapply_skipped,omitempty"`
+	// Locks: what each migration of the up and the down walk locked and rewrote among the
+	// relations that existed before it, measured (locks.go), in the order they ran.
+	Locks []*MigrationLocks `json:"locks"`
 }
 
 // Total is the time of the three phases.
@@ -210,7 +216,11 @@ func RoundTrip(ctx context.Context, cfg config.DB, fsys fs.FS, opts ...RoundTrip
 	}
 	w := &walk{ctx: ctx, rc: rc, report: &RoundTripReport{From: rc.from}}
 	w.reset()
-	m, err := db.New(cfg, fsys, append(slices.Clone(rc.migrator), db.WithStepwise(), db.WithProgress(w.step))...)
+	mopts := append(slices.Clone(rc.migrator), db.WithStepwise(), db.WithProgress(w.step))
+	if !rc.noLocks {
+		mopts = append(mopts, db.WithObserver(w.observer()))
+	}
+	m, err := db.New(cfg, fsys, mopts...)
 	if err != nil {
 		return nil, err
 	}
@@ -328,6 +338,7 @@ type walk struct {
 	target  map[string][]Object
 	suspect map[string]bool
 	failure error // the first mismatch or failed snapshot; the walk stops there
+	meter   lockMeter
 }
 
 // reset forgets a walk, to start one again.
@@ -403,7 +414,7 @@ func (w *walk) redo(m *db.Migrator, missed *logMissedError) error {
 	}
 	base := w.report.Baseline
 	w.reset()
-	w.report.Findings, w.report.Warnings = nil, nil
+	w.report.Findings, w.report.Warnings, w.report.Locks = nil, nil, nil
 	return w.walkAll(m, base)
 }
 
@@ -413,6 +424,9 @@ func (w *walk) run(phase Phase, op func(context.Context) ([]db.Result, error)) (
 	ctx, cancel := context.WithCancel(w.ctx)
 	defer cancel()
 	w.phase, w.stop = phase, cancel
+	if err := w.startMeasure(); err != nil {
+		return 0, err
+	}
 	start := time.Now()
 	_, err := op(ctx)
 	took := time.Since(start)
@@ -431,6 +445,10 @@ func (w *walk) step(res db.Result) {
 		return // going back to version 0, or the Migrator has not seen the cancellation yet
 	}
 	label := fmt.Sprintf("%s %06d_%s", res.Direction, res.Version, res.Name)
+	if err := w.measure(res); err != nil {
+		w.fail(fmt.Errorf("measure the locks of %s: %w", label, err))
+		return
+	}
 	start := time.Now()
 	d, err := w.snapshot(res)
 	took := time.Since(start)

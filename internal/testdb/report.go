@@ -34,6 +34,13 @@ func (r *Report) WriteSummary(w io.Writer) {
 	}
 	fmt.Fprintf(tw, "total\t-\t%s\t%s\t\n", r.Total.Round(time.Millisecond), result)
 	tw.Flush()
+	if r.RoundTrip != nil && len(r.RoundTrip.Locks) > 0 {
+		if heavy := schema.FormatHeavy(r.RoundTrip.Locks); heavy != "" {
+			fmt.Fprintf(w, "locks measured in the round trip: heavy migrations (ACCESS EXCLUSIVE on an existing table, or a rewrite) and differences from the lint (every lock: -json):\n%s", heavy)
+		} else {
+			fmt.Fprintln(w, "locks measured in the round trip: no migration took ACCESS EXCLUSIVE on an existing table or rewrote one")
+		}
+	}
 	// The closing line CI reads: the tests' counts, or the phases' when the suites did not run.
 	if r.Tests != nil {
 		fmt.Fprintf(w, "testdb: %s\n", r.Tests)

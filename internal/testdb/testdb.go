@@ -30,6 +30,8 @@ import (
 	"visiona-backend/internal/config"
 	"visiona-backend/internal/db"
 	"visiona-backend/internal/lines"
+	"visiona-backend/internal/lint"
+	"visiona-backend/internal/migfile"
 	"visiona-backend/internal/postgres"
 	"visiona-backend/internal/schema"
 	"visiona-backend/internal/testenv"
@@ -394,7 +396,7 @@ func (r *run) roundTrip(ctx context.Context, t *target) error {
 		t.phases = append(t.phases, newPhase("round trip", t.major, start, err, ""))
 		return err
 	}
-	rt, err := schema.RoundTrip(ctx, cfg, r.opts.Migrations, r.opts.RoundTrip...)
+	rt, err := schema.RoundTrip(ctx, cfg, r.opts.Migrations, append(r.predictions(t), r.opts.RoundTrip...)...)
 	var rte *schema.RoundTripError
 	switch {
 	case errors.As(err, &rte):
@@ -421,6 +423,20 @@ func (r *run) roundTrip(ctx context.Context, t *target) error {
 		return err
 	}
 	t.template = name
+	return nil
+}
+
+// predictions are the lint's, for the proof to compare its measured locks with; none, with a
+// line saying why, when the lint cannot run (a build without cgo).
+func (r *run) predictions(t *target) []schema.RoundTripOption {
+	src, err := migfile.LoadSource(r.opts.Migrations)
+	if err == nil {
+		var pred map[string][]schema.Prediction
+		if pred, err = lint.Predictions(src); err == nil {
+			return []schema.RoundTripOption{schema.WithPredictions(pred)}
+		}
+	}
+	r.tprintf(t, "round trip: the measured locks are not compared with the lint: %v", err)
 	return nil
 }
 

@@ -244,3 +244,33 @@ func TestRunProvesEachMajorAskedFor(t *testing.T) {
 		t.Errorf("TestDB left %d of its containers behind", left)
 	}
 }
+
+// The summary names the migrations measured taking ACCESS EXCLUSIVE on an existing table or
+// rewriting one, and where the lint predicted otherwise; the JSON has every migration's locks.
+func TestRunNamesHeavyMigrations(t *testing.T) {
+	servers := existingServers(t)
+	var out bytes.Buffer
+	report, err := testdb.Run(t.Context(), testdb.Options{Servers: servers, Migrations: os.DirFS("../../testdata/roundtrip/locks_measured"),
+		RepoDir: "../..", NoSuites: true, Out: &out})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	var summary, doc bytes.Buffer
+	report.WriteSummary(&summary)
+	for _, want := range []string{
+		"locks measured in the round trip: heavy migrations",
+		"up   000002_add_items_score",
+		"ACCESS EXCLUSIVE on public.items; rewrote public.items, public.items_pkey; lint: volatile-default (line 1)",
+		"differs from the lint: the lint's column-type-change (line 1) predicted a rewrite; none happened",
+	} {
+		if !strings.Contains(summary.String(), want) {
+			t.Errorf("summary lacks %q:\n%s", want, summary.String())
+		}
+	}
+	if err := report.WriteJSON(&doc, 0, nil); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(doc.String(), `"relation": "public.items"`) || !strings.Contains(doc.String(), `"mode": "SHARE"`) {
+		t.Errorf("the JSON lacks the measured locks:\n%s", doc.String())
+	}
+}
