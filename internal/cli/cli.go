@@ -252,6 +252,15 @@ func (r *runner) run(ctx context.Context) error {
 	if cmd == "prove" {
 		return r.prove(ctx, cfg.DB, args)
 	}
+	if cmd == "version" && len(args) == 0 {
+		// Reads the version only: no file is opened (see db.VersionReader).
+		vr, err := db.NewVersionReader(cfg.DB, r.env.Migrations)
+		if err != nil {
+			return err
+		}
+		r.out.target = cfg.DB.SafeTarget()
+		return r.version(ctx, vr)
+	}
 	opts := []db.Option{db.WithLogger(r.log), db.WithProgress(r.progress), db.WithPreflight(lint.PrepareFile)}
 	if *singleTx {
 		opts = append(opts, db.WithSingleTransaction())
@@ -398,7 +407,9 @@ func (r *runner) migrate(ctx context.Context, m *db.Migrator, op func() ([]db.Re
 	return r.version(ctx, m)
 }
 
-func (r *runner) version(ctx context.Context, m *db.Migrator) error {
+func (r *runner) version(ctx context.Context, m interface {
+	Version(context.Context) (db.VersionInfo, error)
+}) error {
 	info, err := m.Version(ctx)
 	if err != nil {
 		return err

@@ -295,17 +295,27 @@ func (d *driver) Version() (int, bool, error) {
 }
 
 func readVersion(ctx context.Context, conn *pgconn.PgConn, table string) (version int, dirty bool, err error) {
-	rs, err := conn.Exec(ctx, "SELECT version, dirty FROM "+table+" LIMIT 1").ReadAll()
+	rs, err := conn.Exec(ctx, versionSelect(table)).ReadAll()
 	var pgErr *pgconn.PgError
 	switch {
 	case errors.As(err, &pgErr) && pgErr.Code == "42P01": // undefined_table: never migrated
 		return database.NilVersion, false, nil
 	case err != nil:
 		return 0, false, fmt.Errorf("read %s: %w", table, err)
-	case len(rs) == 0 || len(rs[0].Rows) == 0:
+	case len(rs) == 0:
 		return database.NilVersion, false, nil
 	}
-	row := rs[0].Rows[0]
+	return versionRow(table, rs[0].Rows)
+}
+
+func versionSelect(table string) string { return "SELECT version, dirty FROM " + table + " LIMIT 1" }
+
+// versionRow reads versionSelect's rows.
+func versionRow(table string, rows [][][]byte) (version int, dirty bool, err error) {
+	if len(rows) == 0 {
+		return database.NilVersion, false, nil
+	}
+	row := rows[0]
 	version, err = strconv.Atoi(string(row[0]))
 	if err != nil {
 		return 0, false, fmt.Errorf("read %s: version %q: %w", table, row[0], err)

@@ -143,8 +143,7 @@ func (d *driver) reconcileHistory() error {
 
 // readHistory returns the applied migrations, oldest first; none when the table does not exist.
 func readHistory(ctx context.Context, conn *pgconn.PgConn, table string) ([]HistoryEntry, error) {
-	rs, err := conn.Exec(ctx, `SELECT version, name, checksum, to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
-		applied_by, coalesce(duration_ms, 0), adopted FROM `+table+` ORDER BY version`).ReadAll()
+	rs, err := conn.Exec(ctx, historySelect(table)).ReadAll()
 	var pgErr *pgconn.PgError
 	switch {
 	case errors.As(err, &pgErr) && pgErr.Code == "42P01":
@@ -152,13 +151,23 @@ func readHistory(ctx context.Context, conn *pgconn.PgConn, table string) ([]Hist
 	case err != nil:
 		return nil, fmt.Errorf("read %s: %w", table, err)
 	}
+	return historyRows(rs[0].Rows), nil
+}
+
+func historySelect(table string) string {
+	return `SELECT version, name, checksum, to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+		applied_by, coalesce(duration_ms, 0), adopted FROM ` + table + ` ORDER BY version`
+}
+
+// historyRows reads historySelect's rows.
+func historyRows(rows [][][]byte) []HistoryEntry {
 	var out []HistoryEntry
-	for _, row := range rs[0].Rows {
+	for _, row := range rows {
 		v, _ := strconv.ParseUint(string(row[0]), 10, 64)
 		at, _ := time.Parse(time.RFC3339Nano, string(row[3]))
 		ms, _ := strconv.ParseFloat(string(row[5]), 64)
 		out = append(out, HistoryEntry{Version: uint(v), Name: string(row[1]), Checksum: string(row[2]), AppliedAt: at,
 			AppliedBy: string(row[4]), Duration: time.Duration(ms * float64(time.Millisecond)), Adopted: string(row[6]) == "t"})
 	}
-	return out, nil
+	return out
 }

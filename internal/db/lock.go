@@ -397,18 +397,24 @@ func (w *blockerWatch) close(ctx context.Context) {
 // invalidIndexes lists the indexes marked INVALID in the connection's schemas (schema.name, quoted
 // where needed): a failed CREATE INDEX CONCURRENTLY leaves one behind.
 func invalidIndexes(ctx context.Context, conn *pgconn.PgConn) ([]string, error) {
-	rs, err := conn.Exec(ctx, `SELECT format('%I.%I', n.nspname, c.relname) FROM pg_index i
-	JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-	WHERE NOT i.indisvalid AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'
-	ORDER BY 1`).ReadAll()
+	rs, err := conn.Exec(ctx, invalidIndexesSQL).ReadAll()
 	if err != nil {
 		return nil, fmt.Errorf("look for invalid indexes: %w", err)
 	}
+	return firstColumn(rs[0].Rows), nil
+}
+
+const invalidIndexesSQL = `SELECT format('%I.%I', n.nspname, c.relname) FROM pg_index i
+	JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+	WHERE NOT i.indisvalid AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'
+	ORDER BY 1`
+
+func firstColumn(rows [][][]byte) []string {
 	var out []string
-	for _, row := range rs[0].Rows {
+	for _, row := range rows {
 		out = append(out, string(row[0]))
 	}
-	return out, nil
+	return out
 }
 
 // dropIndexes is the statement that removes indexes; one statement per index, since DROP INDEX

@@ -300,24 +300,6 @@ func (m *Migrator) firstVersion() uint {
 	return 0
 }
 
-// Version reads where the database stands without taking the lock or writing anything.
-func (m *Migrator) Version(ctx context.Context) (VersionInfo, error) {
-	var info VersionInfo
-	err := m.withConn(ctx, func(conn *pgx.Conn, d *driver) error {
-		v, dirty, err := readVersion(ctx, conn.PgConn(), d.table)
-		if err != nil {
-			return err
-		}
-		info = m.versionInfo(v, dirty)
-		info.InvalidIndexes, err = invalidIndexes(ctx, conn.PgConn())
-		if info.Dirty {
-			info.Recover = withIndexDrop(info.Recover, info.InvalidIndexes)
-		}
-		return err
-	})
-	return info, err
-}
-
 func (m *Migrator) versionInfo(v int, dirty bool) VersionInfo {
 	info := VersionInfo{Dirty: dirty, Latest: m.src.Latest()}
 	if v > 0 {
@@ -346,49 +328,6 @@ func (m *Migrator) appliedCount(v uint) int {
 		}
 	}
 	return n
-}
-
-// Status lists every migration file as applied or pending, with what the history table recorded
-// of it, and the applied migrations no file describes.
-func (m *Migrator) Status(ctx context.Context) (Status, error) {
-	var st Status
-	err := m.withConn(ctx, func(conn *pgx.Conn, d *driver) error {
-		v, dirty, err := readVersion(ctx, conn.PgConn(), d.table)
-		if err != nil {
-			return err
-		}
-		history, err := readHistory(ctx, conn.PgConn(), d.history)
-		if err != nil {
-			return err
-		}
-		st.VersionInfo = m.versionInfo(v, dirty)
-		if st.InvalidIndexes, err = invalidIndexes(ctx, conn.PgConn()); err != nil {
-			return err
-		}
-		if st.Dirty {
-			st.Recover = withIndexDrop(st.Recover, st.InvalidIndexes)
-		}
-		recorded := map[uint]HistoryEntry{}
-		for _, h := range history {
-			recorded[h.Version] = h
-			if _, ok := m.src.Find(h.Version); !ok {
-				st.Unknown = append(st.Unknown, h)
-			}
-		}
-		for mig := range m.src.All() {
-			ms := MigrationStatus{Version: mig.Version, Name: mig.Name, Applied: mig.Version <= st.Version, Current: mig.Version == st.Version}
-			if ms.Current && st.Dirty {
-				ms.Applied = false
-			}
-			if h, ok := recorded[mig.Version]; ok && ms.Applied {
-				ms.AppliedAt, ms.AppliedBy, ms.Duration, ms.Adopted = h.AppliedAt, h.AppliedBy, h.Duration, h.Adopted
-				ms.Changed = h.Checksum != mig.Checksum()
-			}
-			st.Migrations = append(st.Migrations, ms)
-		}
-		return nil
-	})
-	return st, err
 }
 
 func (m *Migrator) withConn(ctx context.Context, fn func(*pgx.Conn, *driver) error) error {

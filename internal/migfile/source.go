@@ -79,8 +79,15 @@ func LoadSource(fsys fs.FS) (*Source, error) { return loadSource(fsys, false) }
 // it just wrote before anyone has filled it in.
 func LoadUnfilled(fsys fs.FS) (*Source, error) { return loadSource(fsys, true) }
 
+// LoadNames reads the directory only: every name is checked as LoadSource checks it, but no file
+// is opened, so the contents are neither read nor checked (what `version` needs).
+func LoadNames(fsys fs.FS) (*Source, error) { return load(fsys, false, false) }
+
 // loadSource with unwritten set is LoadUnfilled.
-func loadSource(fsys fs.FS, unwritten bool) (*Source, error) {
+func loadSource(fsys fs.FS, unwritten bool) (*Source, error) { return load(fsys, unwritten, true) }
+
+// load with bodies unset is LoadNames.
+func load(fsys fs.FS, unwritten, bodies bool) (*Source, error) {
 	if fsys == nil {
 		return nil, &SourceError{Reason: "no migrations folder given (a nil fs.FS)"}
 	}
@@ -105,11 +112,13 @@ func loadSource(fsys fs.FS, unwritten bool) (*Source, error) {
 		if err != nil || v == 0 {
 			return nil, &SourceError{File: name, Reason: "version must be a number from 1 up (version 0 means an empty database)"}
 		}
-		body, err := fs.ReadFile(fsys, name)
-		if err != nil {
-			return nil, &SourceError{File: name, Reason: fmt.Sprintf("cannot read: %v", err)}
+		var body []byte
+		if bodies {
+			if body, err = fs.ReadFile(fsys, name); err != nil {
+				return nil, &SourceError{File: name, Reason: fmt.Sprintf("cannot read: %v", err)}
+			}
 		}
-		if !unwritten && !hasStatement(body) {
+		if bodies && !unwritten && !hasStatement(body) {
 			return nil, &SourceError{File: name, Reason: "has no SQL, only blanks or comments; write the statements (an irreversible down should fail loudly, e.g. with RAISE EXCEPTION in a DO block)"}
 		}
 		m := byVersion[uint(v)]
