@@ -75,10 +75,8 @@ type Door struct {
 }
 
 // OSEnv is the Env of a real process: d, with the process's streams, environment, terminal and
-// build. It is called from main, so it also sizes golang-migrate's buffers for the process (see
-// db.SizeEngineBuffers).
+// build.
 func OSEnv(d Door) Env {
-	db.SizeEngineBuffers()
 	return Env{Args: d.Args, Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr, Lookup: os.LookupEnv,
 		Interactive: term.IsTerminal(int(os.Stdin.Fd())), Migrations: d.Migrations, Seed: d.Seed,
 		MigrationsDir: d.MigrationsDir, Build: version.Current(), MageTarget: d.MageTarget}

@@ -358,6 +358,7 @@ func (m *Migrator) run(ctx context.Context, p *plan, op func(*migrate.Migrate) e
 	var results []Result
 	err := m.withConn(ctx, func(_ *pgx.Conn, d *driver) error {
 		d.plan = p
+		sizeEngineBuffers()
 		mg, err := migrate.NewWithInstance("visiona", sourceDriver{m.src}, "visiona-pgx", d)
 		if err != nil {
 			return fmt.Errorf("start golang-migrate: %w", err)

@@ -5,9 +5,11 @@ import (
 	"errors"
 	"io"
 	"io/fs"
+	"sync"
 
 	"github.com/golang-migrate/migrate/v4"
 	"github.com/golang-migrate/migrate/v4/source"
+
 	"visiona-backend/internal/migfile"
 )
 
@@ -72,8 +74,11 @@ func (s sourceDriver) ReadDown(version uint) (io.ReadCloser, string, error) {
 // memory, so a larger buffer only copies them sooner.
 const engineBufferSize = 4096
 
-// SizeEngineBuffers shrinks golang-migrate's per-migration read-ahead buffer, a package variable
-// (100 KB by default, allocated for every migration run: 100 MB of garbage over 1000 migrations,
-// 3-8 MB more peak memory measured on the benchmark). Call it once, from a process's main, before
-// any migration runs: it writes golang-migrate's global.
-func SizeEngineBuffers() { migrate.DefaultBufferSize = engineBufferSize }
+// engineBuffers shrinks golang-migrate's per-migration read-ahead buffer (100 KB by default,
+// allocated for every migration run: 100 MB of garbage over 1000 migrations). The size is a
+// package variable of golang-migrate's, with no per-instance setting, so it is written once per
+// process, before the first engine is built, whichever door the process came in by; the Once keeps
+// concurrent Migrators in one process from racing on it.
+var engineBuffers sync.Once
+
+func sizeEngineBuffers() { engineBuffers.Do(func() { migrate.DefaultBufferSize = engineBufferSize }) }
