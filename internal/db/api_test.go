@@ -66,7 +66,7 @@ func TestPartialErrorUnwraps(t *testing.T) {
 
 // A run that fails after applying some migrations says which, and which failed.
 func TestUpReportsPartialResults(t *testing.T) {
-	m := newMigrator(t, newDB(t), tables(2, map[string]string{
+	m := newMigrator(t, pgServer.NewDB(t), tables(2, map[string]string{
 		"000003_bad.up.sql":   "SELECT * FROM no_such_table;\n",
 		"000003_bad.down.sql": "SELECT 1;\n",
 	}))

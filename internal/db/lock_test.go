@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"visiona-backend/internal/db"
+	"visiona-backend/internal/testenv"
 )
 
 // A migration that fails on lock_timeout is retried whole, each retry naming who blocked it: it
@@ -24,14 +25,14 @@ func TestLockTimeoutRetries(t *testing.T) {
 	})
 	for _, ends := range []bool{true, false} {
 		t.Run(fmt.Sprintf("blocker ends %v", ends), func(t *testing.T) {
-			cfg := newDB(t)
+			cfg := pgServer.NewDB(t)
 			cfg.MigrationRetries, cfg.MigrationRetryDelay = 2, 200*time.Millisecond
 			if _, err := newMigrator(t, cfg, fsys).Goto(ctx, 1); err != nil {
 				t.Fatal(err)
 			}
 			readerCfg := cfg
 			readerCfg.AppName = "long-report"
-			reader := connect(t, readerCfg)
+			reader := testenv.Connect(t, readerCfg)
 			tx, err := reader.Begin(ctx)
 			if err != nil {
 				t.Fatal(err)
@@ -73,9 +74,9 @@ func TestLockTimeoutRetries(t *testing.T) {
 // statement that clears it.
 func TestLeakedLockDiagnosis(t *testing.T) {
 	ctx := context.Background()
-	cfg := newDB(t)
+	cfg := pgServer.NewDB(t)
 	m := newMigrator(t, cfg, tables(1, nil), db.WithLockTimeout(500*time.Millisecond))
-	conn := connect(t, cfg)
+	conn := testenv.Connect(t, cfg)
 	key, err := db.AdvisoryLockKey(ctx, conn)
 	if err != nil {
 		t.Fatal(err)
@@ -96,7 +97,7 @@ func TestLeakedLockDiagnosis(t *testing.T) {
 // status and the dirty error name it, and the statement they print removes it.
 func TestInvalidIndexIsNamed(t *testing.T) {
 	ctx := context.Background()
-	cfg := newDB(t)
+	cfg := pgServer.NewDB(t)
 	fsys := tables(0, map[string]string{
 		"000001_t.up.sql":     "CREATE TABLE dup (v int);\nINSERT INTO dup VALUES (1), (1);\n",
 		"000001_t.down.sql":   "DROP TABLE dup;\n",
@@ -120,7 +121,7 @@ func TestInvalidIndexIsNamed(t *testing.T) {
 	if _, err := m.Up(ctx); !errors.Is(err, db.ErrDirty) || !strings.Contains(err.Error(), drop) {
 		t.Fatalf("up on the dirty database: %v", err)
 	}
-	if _, err := connect(t, cfg).Exec(ctx, info.InvalidIndexDrop()); err != nil {
+	if _, err := testenv.Connect(t, cfg).Exec(ctx, info.InvalidIndexDrop()); err != nil {
 		t.Fatal(err)
 	}
 	if info, err := m.Version(ctx); err != nil || len(info.InvalidIndexes) != 0 {

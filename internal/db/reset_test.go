@@ -18,15 +18,16 @@ import (
 	"visiona-backend/internal/config"
 	"visiona-backend/internal/db"
 	"visiona-backend/internal/postgres"
+	"visiona-backend/internal/testenv"
 	"visiona-backend/migrations"
 	"visiona-backend/testdata/seed"
 )
 
-// resetDB is newDB for Reset: the shared test server may be a remote one
+// resetDB is pgServer.NewDB for Reset: the shared test server may be a remote one
 // (VISIONA_TEST_POSTGRES_URL), which Reset refuses without the override.
 func resetDB(t *testing.T) config.DB {
 	t.Helper()
-	cfg := newDB(t)
+	cfg := pgServer.NewDB(t)
 	cfg.AllowRemoteReset = !cfg.IsLocal()
 	return cfg
 }
@@ -98,7 +99,7 @@ func TestResetRefusesRemoteHostsBeforeConnecting(t *testing.T) {
 // refusal, and the override that lifts it, against a real server.
 func TestResetRemoteOverride(t *testing.T) {
 	ctx := context.Background()
-	cfg := newDB(t)
+	cfg := pgServer.NewDB(t)
 	remote := cfg
 	if cfg.IsLocal() {
 		remote.Host = nonLoopbackAddress(t, cfg)
@@ -107,7 +108,7 @@ func TestResetRemoteOverride(t *testing.T) {
 	if _, err := db.Reset(ctx, remote, migrations.FS, seed.FS); !errors.Is(err, db.ErrRemoteReset) {
 		t.Fatalf("err = %v, want ErrRemoteReset", err)
 	}
-	if tableExists(t, connect(t, cfg), "schema_migrations") {
+	if tableExists(t, testenv.Connect(t, cfg), "schema_migrations") {
 		t.Fatal("the refused reset migrated the database")
 	}
 	remote.AllowRemoteReset = true
@@ -180,7 +181,7 @@ func TestResetDropsEverythingAndReseeds(t *testing.T) {
 	if !slices.Equal(first.SeedFiles, wantFiles) {
 		t.Errorf("seed files = %v, want %v", first.SeedFiles, wantFiles)
 	}
-	conn := connect(t, cfg)
+	conn := testenv.Connect(t, cfg)
 	seeded := rowCounts(t, conn)
 	if sum(seeded) != first.SeedRows || first.SeedRows == 0 {
 		t.Errorf("tables hold %v rows, the report says %d were inserted", seeded, first.SeedRows)
@@ -233,7 +234,7 @@ func TestResetDropsEverythingAndReseeds(t *testing.T) {
 	}
 	mustVersion(t, newMigrator(t, cfg, nil), latest)
 
-	conn = connect(t, cfg)
+	conn = testenv.Connect(t, cfg)
 	if got := objects(t, conn); !slices.Equal(got, cleanObjects) {
 		t.Errorf("objects after the reset differ from a fresh database's:\nextra: %v\nmissing: %v", minus(got, cleanObjects), minus(cleanObjects, got))
 	}
@@ -252,7 +253,7 @@ func TestResetDropsEverythingAndReseeds(t *testing.T) {
 func TestResetTwiceGivesTheSameRows(t *testing.T) {
 	cfg := resetDB(t)
 	first := mustReset(t, cfg)
-	conn := connect(t, cfg)
+	conn := testenv.Connect(t, cfg)
 	rows, objs := rowCounts(t, conn), objects(t, conn)
 	conn.Close(context.Background())
 
@@ -261,7 +262,7 @@ func TestResetTwiceGivesTheSameRows(t *testing.T) {
 	if want := map[string]int{"table": 7, "function": 1}; !maps.Equal(second.Dropped, want) {
 		t.Errorf("second reset dropped %v, want %v", second.Dropped, want)
 	}
-	conn = connect(t, cfg)
+	conn = testenv.Connect(t, cfg)
 	if got := rowCounts(t, conn); !maps.Equal(got, rows) || second.SeedRows != first.SeedRows {
 		t.Errorf("second reset: rows %v (report %d), first: %v (report %d)", got, second.SeedRows, rows, first.SeedRows)
 	}
@@ -275,7 +276,7 @@ func TestResetTwiceGivesTheSameRows(t *testing.T) {
 func TestSeedCoversEveryState(t *testing.T) {
 	cfg := resetDB(t)
 	mustReset(t, cfg)
-	conn := connect(t, cfg)
+	conn := testenv.Connect(t, cfg)
 	for _, c := range []struct {
 		what  string
 		query string
@@ -307,12 +308,14 @@ func TestSeedCoversEveryState(t *testing.T) {
 			select 1 from devices d join session_tokens s on s.device_id = d.id where d.deleted_at is not null and s.revoked_at is null)`},
 		{"the seeded tokens are the documented strings' hashes", `select exists (select 1 from session_tokens where token_hash = sha256('seed-session-front-gate'::bytea))`},
 	} {
-		var ok bool
-		if err := conn.QueryRow(context.Background(), c.query).Scan(&ok); err != nil {
-			t.Errorf("%s: %v", c.what, err)
-		} else if !ok {
-			t.Errorf("the seed lacks %s", c.what)
-		}
+		t.Run(c.what, func(t *testing.T) {
+			var ok bool
+			if err := conn.QueryRow(context.Background(), c.query).Scan(&ok); err != nil {
+				t.Errorf("%s: %v", c.what, err)
+			} else if !ok {
+				t.Errorf("the seed lacks %s", c.what)
+			}
+		})
 	}
 }
 
@@ -347,7 +350,7 @@ func TestResetSeedErrorNamesFileAndLine(t *testing.T) {
 		t.Errorf("report %+v: want migrated to %d and nothing seeded", rep, latest)
 	}
 	mustVersion(t, newMigrator(t, cfg, nil), latest)
-	if got := rowCounts(t, connect(t, cfg)); sum(got) != 0 {
+	if got := rowCounts(t, testenv.Connect(t, cfg)); sum(got) != 0 {
 		t.Errorf("rows %v kept from a failed seed, want none", got)
 	}
 }
@@ -376,7 +379,7 @@ func TestResetWaitsForTheMigrationLock(t *testing.T) {
 	mustReset(t, cfg)
 	holderCfg := cfg
 	holderCfg.AppName = "reset-lock-holder"
-	holder := connect(t, holderCfg)
+	holder := testenv.Connect(t, holderCfg)
 	key, err := db.AdvisoryLockKey(ctx, holder)
 	if err != nil {
 		t.Fatal(err)
@@ -384,29 +387,33 @@ func TestResetWaitsForTheMigrationLock(t *testing.T) {
 	if _, err := holder.Exec(ctx, "select pg_advisory_lock($1)", key); err != nil {
 		t.Fatal(err)
 	}
-	_, err = db.Reset(ctx, cfg, migrations.FS, seed.FS, db.WithLockTimeout(300*time.Millisecond))
-	var lte *db.LockTimeoutError
-	if !errors.As(err, &lte) || lte.Holder == nil || lte.Holder.ApplicationName != "reset-lock-holder" {
-		t.Fatalf("err = %v, want *LockTimeoutError naming reset-lock-holder", err)
-	}
-	if got := rowCounts(t, connect(t, cfg)); sum(got) == 0 {
-		t.Error("the reset that timed out dropped the data")
-	}
+	t.Run("while the lock is held", func(t *testing.T) {
+		_, err := db.Reset(ctx, cfg, migrations.FS, seed.FS, db.WithLockTimeout(300*time.Millisecond))
+		var lte *db.LockTimeoutError
+		if !errors.As(err, &lte) || lte.Holder == nil || lte.Holder.ApplicationName != "reset-lock-holder" {
+			t.Fatalf("err = %v, want *LockTimeoutError naming reset-lock-holder", err)
+		}
+		if got := rowCounts(t, testenv.Connect(t, cfg)); sum(got) == 0 {
+			t.Error("the reset that timed out dropped the data")
+		}
+	})
 	if _, err := holder.Exec(ctx, "select pg_advisory_unlock($1)", key); err != nil {
 		t.Fatal(err)
 	}
 
 	// Once the lock is free; without a seed the tables stay empty.
-	rep, err := db.Reset(ctx, cfg, migrations.FS, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if rep.SeedFiles != nil || rep.SeedRows != 0 {
-		t.Errorf("report %+v: want no seed", rep)
-	}
-	if got := rowCounts(t, connect(t, cfg)); sum(got) != 0 {
-		t.Errorf("rows %v after a reset without seed, want none", got)
-	}
+	t.Run("once the lock is free", func(t *testing.T) {
+		rep, err := db.Reset(ctx, cfg, migrations.FS, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.SeedFiles != nil || rep.SeedRows != 0 {
+			t.Errorf("report %+v: want no seed", rep)
+		}
+		if got := rowCounts(t, testenv.Connect(t, cfg)); sum(got) != 0 {
+			t.Errorf("rows %v after a reset without seed, want none", got)
+		}
+	})
 }
 
 // rowCounts counts the rows of every table of the schema.

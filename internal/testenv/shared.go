@@ -37,7 +37,14 @@ func (s *Server) NewDB(t testing.TB) config.DB {
 // create, drop or watch other databases.
 func (s *Server) AdminDB(t testing.TB) config.DB {
 	t.Helper()
-	cfg := mustDB(t, s.Postgres(t).AdminURL)
+	return s.Postgres(t).AdminDB(t)
+}
+
+// AdminDB is AdminURL as a config.DB, TLS off (a server started with TLS still accepts the
+// superuser without it).
+func (p *Postgres) AdminDB(t testing.TB) config.DB {
+	t.Helper()
+	cfg := mustDB(t, p.AdminURL)
 	cfg.SSLMode = "disable"
 	return cfg
 }

@@ -1,0 +1,82 @@
+package db_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"testing"
+	"testing/fstest"
+
+	"github.com/jackc/pgx/v5"
+
+	"visiona-backend/internal/config"
+	"visiona-backend/internal/db"
+	"visiona-backend/internal/testenv"
+	"visiona-backend/migrations"
+)
+
+var pgServer = testenv.NewServer()
+
+func TestMain(m *testing.M) {
+	// The kill test re-runs this binary as the migrator it kills.
+	if os.Getenv(helperEnv) != "" {
+		os.Exit(runHelperProcess())
+	}
+	testenv.Main(m, pgServer)
+}
+
+// newMigrator is db.New with fsys, or the repository's migrations when fsys is nil.
+func newMigrator(t *testing.T, cfg config.DB, fsys fstest.MapFS, opts ...db.Option) *db.Migrator {
+	t.Helper()
+	var m *db.Migrator
+	var err error
+	if fsys != nil {
+		m, err = db.New(cfg, fsys, opts...)
+	} else {
+		m, err = db.New(cfg, migrations.FS, opts...)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func tableExists(t *testing.T, conn *pgx.Conn, name string) bool {
+	t.Helper()
+	var exists bool
+	if err := conn.QueryRow(context.Background(), "SELECT to_regclass($1) IS NOT NULL", name).Scan(&exists); err != nil {
+		t.Fatal(err)
+	}
+	return exists
+}
+
+func mustVersion(t *testing.T, m *db.Migrator, want uint) db.VersionInfo {
+	t.Helper()
+	info, err := m.Version(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Version != want || info.Dirty {
+		t.Fatalf("database at %d dirty=%v, want %d clean", info.Version, info.Dirty, want)
+	}
+	return info
+}
+
+// plainTable is the step of most sets here: migration v, named t<v>, creates table t<v>.
+func plainTable(v int) testenv.Migration {
+	return testenv.Migration{
+		Name: fmt.Sprintf("t%d", v),
+		Up:   fmt.Sprintf("CREATE TABLE t%d (id int);\n", v),
+		Down: fmt.Sprintf("DROP TABLE t%d;\n", v),
+	}
+}
+
+// tables is the set of n plainTable migrations, with extra files (name to content) added or
+// put in place of generated ones.
+func tables(n int, extra map[string]string) fstest.MapFS {
+	fsys := testenv.GenerateSet(n, plainTable)
+	for name, body := range extra {
+		fsys[name] = &fstest.MapFile{Data: []byte(body)}
+	}
+	return fsys
+}
