@@ -62,6 +62,21 @@ func mustVersion(t *testing.T, m *db.Migrator, want uint) db.VersionInfo {
 	return info
 }
 
+// holdLock takes the migration lock in conn's session, as another migrator's run would hold it,
+// and returns its key.
+func holdLock(t *testing.T, conn *pgx.Conn) int64 {
+	t.Helper()
+	ctx := context.Background()
+	key, err := db.AdvisoryLockKey(ctx, conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", key); err != nil {
+		t.Fatal(err)
+	}
+	return key
+}
+
 // plainTable is the step of most sets here: migration v, named t<v>, creates table t<v>.
 func plainTable(v int) testenv.Migration {
 	return testenv.Migration{
@@ -79,4 +94,9 @@ func tables(n int, extra map[string]string) fstest.MapFS {
 		fsys[name] = &fstest.MapFile{Data: []byte(body)}
 	}
 	return fsys
+}
+
+// failsThird is tables(2) and a third migration, 000003_bad, with these bodies.
+func failsThird(up, down string) fstest.MapFS {
+	return tables(2, map[string]string{"000003_bad.up.sql": up, "000003_bad.down.sql": down})
 }

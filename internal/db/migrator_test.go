@@ -20,7 +20,6 @@ import (
 	"github.com/golang-migrate/migrate/v4"
 	_ "github.com/golang-migrate/migrate/v4/database/pgx/v5" // the stock driver, to prove interoperation
 	"github.com/golang-migrate/migrate/v4/source/iofs"
-	"github.com/jackc/pgx/v5"
 
 	"visiona-backend/internal/config"
 	"visiona-backend/internal/db"
@@ -103,10 +102,7 @@ func TestSchemaUpDownGotoStatus(t *testing.T) {
 func TestFailedMigrationLeavesPreviousVersionClean(t *testing.T) {
 	ctx := context.Background()
 	cfg := pgServer.NewDB(t)
-	m := newMigrator(t, cfg, tables(2, map[string]string{
-		"000003_bad.up.sql":   "CREATE TABLE t3 (id int);\nINSERT INTO t1 VALUES (1);\n\nSELECT * FROM no_such_table;\n",
-		"000003_bad.down.sql": "DROP TABLE t3;\n",
-	}))
+	m := newMigrator(t, cfg, failsThird("CREATE TABLE t3 (id int);\nINSERT INTO t1 VALUES (1);\n\nSELECT * FROM no_such_table;\n", "DROP TABLE t3;\n"))
 	t.Run("runtime error", func(t *testing.T) {
 		results, err := m.Up(ctx)
 		var me *db.MigrationError
@@ -138,10 +134,7 @@ func TestFailedMigrationLeavesPreviousVersionClean(t *testing.T) {
 
 	// A syntax error is reported with its line and column too.
 	t.Run("syntax error", func(t *testing.T) {
-		syntax := newMigrator(t, cfg, tables(2, map[string]string{
-			"000003_bad.up.sql":   "-- a comment\nCREATE TABLE t3 (id int);\nCREAT TABLE t4 (id int);\n",
-			"000003_bad.down.sql": "DROP TABLE t3;\n",
-		}))
+		syntax := newMigrator(t, cfg, failsThird("-- a comment\nCREATE TABLE t3 (id int);\nCREAT TABLE t4 (id int);\n", "DROP TABLE t3;\n"))
 		_, err := syntax.Up(ctx)
 		var me *db.MigrationError
 		if !errors.As(err, &me) || me.Line != 3 || me.Column != 1 || me.SQLState != "42601" {
@@ -152,10 +145,7 @@ func TestFailedMigrationLeavesPreviousVersionClean(t *testing.T) {
 
 	// Inside a DO block PostgreSQL gives no position in the file, but says where in the block.
 	t.Run("error in a DO block", func(t *testing.T) {
-		block := newMigrator(t, cfg, tables(2, map[string]string{
-			"000003_bad.up.sql":   "DO $$\nBEGIN\n  PERFORM 1/0;\nEND $$;\n",
-			"000003_bad.down.sql": "SELECT 1;\n",
-		}))
+		block := newMigrator(t, cfg, failsThird("DO $$\nBEGIN\n  PERFORM 1/0;\nEND $$;\n", "SELECT 1;\n"))
 		_, err := block.Up(ctx)
 		var me *db.MigrationError
 		if !errors.As(err, &me) || me.SQLState != "22012" || !strings.Contains(err.Error(), "PL/pgSQL function inline_code_block line 3") {
@@ -300,15 +290,9 @@ func TestLockTimeoutNamesTheHolder(t *testing.T) {
 	if err := holder.QueryRow(ctx, "SELECT pg_backend_pid()").Scan(&holderPID); err != nil {
 		t.Fatal(err)
 	}
-	key, err := db.AdvisoryLockKey(ctx, holder)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := holder.Exec(ctx, "SELECT pg_advisory_lock($1)", key); err != nil {
-		t.Fatal(err)
-	}
+	key := holdLock(t, holder)
 	start := time.Now()
-	_, err = m.Up(ctx)
+	_, err := m.Up(ctx)
 	var lte *db.LockTimeoutError
 	if !errors.As(err, &lte) || !errors.Is(err, db.ErrLockTimeout) {
 		t.Fatalf("err = %v, want *LockTimeoutError", err)
@@ -975,15 +959,7 @@ func TestBatchEdges(t *testing.T) {
 	ctx := context.Background()
 	history := func(t *testing.T, cfg config.DB) []int {
 		t.Helper()
-		rows, err := testenv.Connect(t, cfg).Query(ctx, "SELECT version FROM schema_migrations_history ORDER BY version")
-		if err != nil {
-			t.Fatal(err)
-		}
-		vs, err := pgx.CollectRows(rows, pgx.RowTo[int])
-		if err != nil {
-			t.Fatal(err)
-		}
-		return vs
+		return testenv.Column[int](t, testenv.Connect(t, cfg), "SELECT version FROM schema_migrations_history ORDER BY version")
 	}
 
 	// Reverting several: each step names its own file, deletes its own history row, and honours
@@ -1080,13 +1056,7 @@ func TestDownCountsFromTheLockedVersion(t *testing.T) {
 		t.Fatal(err)
 	}
 	holder := testenv.Connect(t, cfg)
-	key, err := db.AdvisoryLockKey(ctx, holder)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := holder.Exec(ctx, "SELECT pg_advisory_lock($1)", key); err != nil {
-		t.Fatal(err)
-	}
+	key := holdLock(t, holder)
 	done := make(chan error, 1)
 	go func() {
 		_, err := m.Down(ctx, 2) // checks 2 <= 4 applied now, then waits for the lock

@@ -380,13 +380,7 @@ func TestResetWaitsForTheMigrationLock(t *testing.T) {
 	holderCfg := cfg
 	holderCfg.AppName = "reset-lock-holder"
 	holder := testenv.Connect(t, holderCfg)
-	key, err := db.AdvisoryLockKey(ctx, holder)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := holder.Exec(ctx, "select pg_advisory_lock($1)", key); err != nil {
-		t.Fatal(err)
-	}
+	key := holdLock(t, holder)
 	t.Run("while the lock is held", func(t *testing.T) {
 		_, err := db.Reset(ctx, cfg, migrations.FS, seed.FS, db.WithLockTimeout(300*time.Millisecond))
 		var lte *db.LockTimeoutError
@@ -461,15 +455,7 @@ func objects(t *testing.T, conn *pgx.Conn) []string {
 	union all select 'constraint ' || c.conname from pg_constraint c join n on n.oid = c.connamespace
 	union all select 'trigger ' || tgname from pg_trigger where not tgisinternal
 	order by 1`
-	rows, err := conn.Query(context.Background(), q)
-	if err != nil {
-		t.Fatal(err)
-	}
-	list, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		t.Fatal(err)
-	}
-	return list
+	return testenv.Column[string](t, conn, q)
 }
 
 // publicSchema describes schema public's owner and privileges.

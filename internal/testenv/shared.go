@@ -12,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"visiona-backend/internal/config"
+	"visiona-backend/internal/lines"
 )
 
 // Main is a test binary's TestMain for packages that share srv: it runs the tests, stops srv's
@@ -105,4 +106,18 @@ func Exec(t testing.TB, conn *pgx.Conn, sql string, args ...any) {
 	if _, err := conn.Exec(context.Background(), sql, args...); err != nil {
 		t.Fatalf("exec %q: %v", sql, err)
 	}
+}
+
+// Column runs sql on conn and returns its one column, in order, failing the test when it fails.
+func Column[T any](t testing.TB, conn *pgx.Conn, sql string, args ...any) []T {
+	t.Helper()
+	rows, err := conn.Query(context.Background(), sql, args...)
+	if err == nil {
+		var list []T
+		if list, err = pgx.CollectRows(rows, pgx.RowTo[T]); err == nil {
+			return list
+		}
+	}
+	t.Fatalf("query %q: %v", lines.First(sql), err)
+	return nil
 }
