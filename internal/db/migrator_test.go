@@ -5,12 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/url"
 	"os"
 	"os/exec"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -316,21 +314,10 @@ func TestLockTimeoutNamesTheHolder(t *testing.T) {
 	}
 }
 
-// stockURL is cfg as a URL for the stock golang-migrate pgx5 driver, every part escaped: a password
-// of an existing server may hold any of :@/?#%.
+// stockURL is cfg as a URL for the stock golang-migrate pgx5 driver: testenv.ConnURL's, every part
+// escaped (a password of an existing server may hold any of :@/?#%).
 func stockURL(cfg config.DB) string {
-	sslmode := cfg.SSLMode
-	if sslmode == "" {
-		sslmode = "disable"
-	}
-	u := url.URL{
-		Scheme:   "pgx5",
-		User:     url.UserPassword(cfg.User, cfg.Password),
-		Host:     net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port)),
-		Path:     "/" + cfg.Name,
-		RawQuery: url.Values{"sslmode": {sslmode}}.Encode(),
-	}
-	return u.String()
+	return "pgx5" + strings.TrimPrefix(testenv.ConnURL(cfg), "postgres")
 }
 
 func TestStockURLEscapesEveryPart(t *testing.T) {

@@ -3,6 +3,7 @@ package testenv
 import (
 	"cmp"
 	"context"
+	"net"
 	"net/url"
 	"os"
 	"strconv"
@@ -91,7 +92,7 @@ func ConnURL(cfg config.DB) string {
 	q := url.Values{}
 	q.Set("sslmode", cmp.Or(cfg.SSLMode, "disable"))
 	q.Set("application_name", cmp.Or(cfg.AppName, TestAppName))
-	u := url.URL{Scheme: "postgres", Host: cfg.Host + ":" + strconv.Itoa(cfg.Port), Path: "/" + cfg.Name, RawQuery: q.Encode()}
+	u := url.URL{Scheme: "postgres", Host: net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port)), Path: "/" + cfg.Name, RawQuery: q.Encode()}
 	if cfg.Password != "" {
 		u.User = url.UserPassword(cfg.User, cfg.Password)
 	} else {

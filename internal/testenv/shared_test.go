@@ -23,6 +23,9 @@ func TestConnURLRoundTrips(t *testing.T) {
 	if u := ConnURL(config.DB{Host: "h", Port: 1, User: "u", Name: "d"}); !strings.Contains(u, "application_name="+TestAppName) {
 		t.Errorf("ConnURL without an AppName = %q, want application_name=%s", u, TestAppName)
 	}
+	if u := ConnURL(config.DB{Host: "::1", Port: 5433, User: "u", Name: "d"}); !strings.Contains(u, "@[::1]:5433/") {
+		t.Errorf("ConnURL with an IPv6 host = %q, want [::1]:5433", u)
+	}
 }
 
 // Generated sets are numbered from 1, named by their step, with both files per version.
