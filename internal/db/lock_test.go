@@ -32,15 +32,7 @@ func TestLockTimeoutRetries(t *testing.T) {
 			}
 			readerCfg := cfg
 			readerCfg.AppName = "long-report"
-			reader := testenv.Connect(t, readerCfg)
-			tx, err := reader.Begin(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer tx.Rollback(ctx)
-			if _, err := tx.Exec(ctx, "SELECT * FROM t1"); err != nil {
-				t.Fatal(err)
-			}
+			tx := readT1(t, readerCfg)
 			var logs bytes.Buffer
 			m := newMigrator(t, cfg, fsys, db.WithMigrationTimeouts(time.Second, time.Minute),
 				db.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))

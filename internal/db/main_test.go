@@ -77,6 +77,22 @@ func holdLock(t *testing.T, conn *pgx.Conn) int64 {
 	return key
 }
 
+// readT1 opens a transaction on cfg's database that reads t1, so it holds ACCESS SHARE on t1 and
+// blocks any ALTER TABLE t1 until it ends (rolled back when the test ends, if not before).
+func readT1(t *testing.T, cfg config.DB) pgx.Tx {
+	t.Helper()
+	ctx := context.Background()
+	tx, err := testenv.Connect(t, cfg).Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tx.Rollback(ctx) })
+	if _, err := tx.Exec(ctx, "SELECT * FROM t1"); err != nil {
+		t.Fatal(err)
+	}
+	return tx
+}
+
 // plainTable is the step of most sets here: migration v, named t<v>, creates table t<v>.
 func plainTable(v int) testenv.Migration {
 	return testenv.Migration{

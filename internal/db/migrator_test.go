@@ -501,18 +501,10 @@ func TestMigrationLockTimeout(t *testing.T) {
 		if _, err := newMigrator(t, cfg, fsys).Goto(ctx, 1); err != nil {
 			t.Fatal(err)
 		}
-		reader := testenv.Connect(t, cfg)
-		tx, err := reader.Begin(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer tx.Rollback(ctx)
-		if _, err := tx.Exec(ctx, "SELECT * FROM t1"); err != nil { // holds ACCESS SHARE until rollback
-			t.Fatal(err)
-		}
+		tx := readT1(t, cfg)
 		m := newMigrator(t, cfg, fsys, db.WithMigrationTimeouts(300*time.Millisecond, time.Minute))
 		start := time.Now()
-		_, err = m.Up(ctx)
+		_, err := m.Up(ctx)
 		var me *db.MigrationError
 		if !errors.As(err, &me) || me.SQLState != "55P03" || !strings.Contains(err.Error(), "VISIONA_DB_MIGRATION_LOCK_TIMEOUT") {
 			t.Fatalf("err = %v, want a lock_timeout *MigrationError naming the variable", err)
