@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"visiona-backend/internal/db"
-	"visiona-backend/internal/testenv"
 )
 
 // A migration that fails on lock_timeout is retried whole, each retry naming who blocked it: it
@@ -25,7 +24,7 @@ func TestLockTimeoutRetries(t *testing.T) {
 	})
 	for _, ends := range []bool{true, false} {
 		t.Run(fmt.Sprintf("blocker ends %v", ends), func(t *testing.T) {
-			cfg := pgServer.NewDB(t)
+			cfg := newDB(t)
 			cfg.MigrationRetries, cfg.MigrationRetryDelay = 2, 200*time.Millisecond
 			if _, err := newMigrator(t, cfg, fsys).Goto(ctx, 1); err != nil {
 				t.Fatal(err)
@@ -66,9 +65,9 @@ func TestLockTimeoutRetries(t *testing.T) {
 // statement that clears it.
 func TestLeakedLockDiagnosis(t *testing.T) {
 	ctx := context.Background()
-	cfg := pgServer.NewDB(t)
+	cfg := newDB(t)
 	m := newMigrator(t, cfg, tables(1, nil), db.WithLockTimeout(500*time.Millisecond))
-	conn := testenv.Connect(t, cfg)
+	conn := connect(t, cfg)
 	holdLock(t, conn)
 	var pid int
 	if err := conn.QueryRow(ctx, "SELECT pg_backend_pid()").Scan(&pid); err != nil {
@@ -86,7 +85,7 @@ func TestLeakedLockDiagnosis(t *testing.T) {
 // status and the dirty error name it, and the statement they print removes it.
 func TestInvalidIndexIsNamed(t *testing.T) {
 	ctx := context.Background()
-	cfg := pgServer.NewDB(t)
+	cfg := newDB(t)
 	fsys := tables(0, map[string]string{
 		"000001_t.up.sql":     "CREATE TABLE dup (v int);\nINSERT INTO dup VALUES (1), (1);\n",
 		"000001_t.down.sql":   "DROP TABLE dup;\n",
@@ -110,7 +109,7 @@ func TestInvalidIndexIsNamed(t *testing.T) {
 	if _, err := m.Up(ctx); !errors.Is(err, db.ErrDirty) || !strings.Contains(err.Error(), drop) {
 		t.Fatalf("up on the dirty database: %v", err)
 	}
-	if _, err := testenv.Connect(t, cfg).Exec(ctx, info.InvalidIndexDrop()); err != nil {
+	if _, err := connect(t, cfg).Exec(ctx, info.InvalidIndexDrop()); err != nil {
 		t.Fatal(err)
 	}
 	if info, err := m.Version(ctx); err != nil || len(info.InvalidIndexes) != 0 {

@@ -25,6 +25,17 @@ func TestMain(m *testing.M) {
 	testenv.Main(m, pgServer)
 }
 
+// newDB and connect are testenv's, under the names this package's tests use.
+func newDB(t *testing.T) config.DB {
+	t.Helper()
+	return pgServer.NewDB(t)
+}
+
+func connect(t *testing.T, cfg config.DB) *pgx.Conn {
+	t.Helper()
+	return testenv.Connect(t, cfg)
+}
+
 // newMigrator is db.New with fsys, or the repository's migrations when fsys is nil.
 func newMigrator(t *testing.T, cfg config.DB, fsys fstest.MapFS, opts ...db.Option) *db.Migrator {
 	t.Helper()
@@ -82,7 +93,7 @@ func holdLock(t *testing.T, conn *pgx.Conn) int64 {
 func readT1(t *testing.T, cfg config.DB) pgx.Tx {
 	t.Helper()
 	ctx := context.Background()
-	tx, err := testenv.Connect(t, cfg).Begin(ctx)
+	tx, err := connect(t, cfg).Begin(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -29,7 +29,7 @@ import (
 
 func TestSchemaUpDownGotoStatus(t *testing.T) {
 	ctx := context.Background()
-	cfg := pgServer.NewDB(t)
+	cfg := newDB(t)
 	m := newMigrator(t, cfg, nil)
 	latest := m.Source().Latest()
 
@@ -86,7 +86,7 @@ func TestSchemaUpDownGotoStatus(t *testing.T) {
 		t.Fatalf("down all: %d results, err %v", len(all), err)
 	}
 	mustVersion(t, m, 0)
-	conn := testenv.Connect(t, cfg)
+	conn := connect(t, cfg)
 	var leftovers int
 	if err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 		WHERE n.nspname = 'public' AND c.relname NOT LIKE 'schema\_migrations%'`).Scan(&leftovers); err != nil {
@@ -99,7 +99,7 @@ func TestSchemaUpDownGotoStatus(t *testing.T) {
 
 func TestFailedMigrationLeavesPreviousVersionClean(t *testing.T) {
 	ctx := context.Background()
-	cfg := pgServer.NewDB(t)
+	cfg := newDB(t)
 	m := newMigrator(t, cfg, failsThird("CREATE TABLE t3 (id int);\nINSERT INTO t1 VALUES (1);\n\nSELECT * FROM no_such_table;\n", "DROP TABLE t3;\n"))
 	t.Run("runtime error", func(t *testing.T) {
 		results, err := m.Up(ctx)
@@ -119,7 +119,7 @@ func TestFailedMigrationLeavesPreviousVersionClean(t *testing.T) {
 			}
 		}
 		mustVersion(t, m, 2)
-		conn := testenv.Connect(t, cfg)
+		conn := connect(t, cfg)
 		if tableExists(t, conn, "t3") {
 			t.Error("t3 exists: the failed migration's first statement was kept")
 		}
@@ -185,8 +185,8 @@ func killFS() fstest.MapFS {
 
 func TestKilledProcessLeavesNoDirtyState(t *testing.T) {
 	ctx := context.Background()
-	cfg := pgServer.NewDB(t)
-	conn := testenv.Connect(t, cfg)
+	cfg := newDB(t)
+	conn := connect(t, cfg)
 
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), helperEnv+"=1", "VISIONA_DB_HOST="+cfg.Host, fmt.Sprintf("VISIONA_DB_PORT=%d", cfg.Port),
@@ -230,7 +230,7 @@ func TestKilledProcessLeavesNoDirtyState(t *testing.T) {
 
 func TestConcurrentMigratorsApplyEachMigrationOnce(t *testing.T) {
 	ctx := context.Background()
-	cfg := pgServer.NewDB(t)
+	cfg := newDB(t)
 	const n, workers = 20, 8
 	fsys := testenv.GenerateSet(n, func(v int) testenv.Migration {
 		if v == 1 {
@@ -265,7 +265,7 @@ func TestConcurrentMigratorsApplyEachMigrationOnce(t *testing.T) {
 	if total != n {
 		t.Errorf("migrators reported %d migrations applied in all, want %d", total, n)
 	}
-	conn := testenv.Connect(t, cfg)
+	conn := connect(t, cfg)
 	var rows, distinct int
 	if err := conn.QueryRow(ctx, "SELECT count(*), count(DISTINCT version) FROM applied_log").Scan(&rows, &distinct); err != nil {
 		t.Fatal(err)
@@ -278,10 +278,10 @@ func TestConcurrentMigratorsApplyEachMigrationOnce(t *testing.T) {
 
 func TestLockTimeoutNamesTheHolder(t *testing.T) {
 	ctx := context.Background()
-	cfg := pgServer.NewDB(t)
+	cfg := newDB(t)
 	holderCfg := cfg
 	holderCfg.AppName = "lock-holder-test"
-	holder := testenv.Connect(t, holderCfg)
+	holder := connect(t, holderCfg)
 	// The same key golang-migrate's own drivers use, so this is what the stock CLI would hold.
 	m := newMigrator(t, cfg, tables(1, nil), db.WithLockTimeout(300*time.Millisecond))
 	var holderPID int
@@ -304,7 +304,7 @@ func TestLockTimeoutNamesTheHolder(t *testing.T) {
 	if !strings.Contains(err.Error(), fmt.Sprintf("pid %d, lock-holder-test", holderPID)) {
 		t.Errorf("message does not name the holder: %q", err)
 	}
-	conn := testenv.Connect(t, cfg)
+	conn := connect(t, cfg)
 	if tableExists(t, conn, "t1") || tableExists(t, conn, "schema_migrations") {
 		t.Error("the timed-out run changed the database")
 	}
@@ -334,7 +334,7 @@ func TestStockURLEscapesEveryPart(t *testing.T) {
 
 func TestStockGolangMigrateSharesTheVersionTable(t *testing.T) {
 	ctx := context.Background()
-	cfg := pgServer.NewDB(t)
+	cfg := newDB(t)
 	ours := newMigrator(t, cfg, nil)
 	if _, err := ours.Up(ctx); err != nil {
 		t.Fatal(err)
@@ -365,7 +365,7 @@ func TestStockGolangMigrateSharesTheVersionTable(t *testing.T) {
 
 func TestNoTransactionFile(t *testing.T) {
 	ctx := context.Background()
-	cfg := pgServer.NewDB(t)
+	cfg := newDB(t)
 	good := tables(1, map[string]string{
 		"000002_index.up.sql":   "-- migrate:no-transaction\nCREATE INDEX CONCURRENTLY t1_id_idx ON t1 (id);\n",
 		"000002_index.down.sql": "-- migrate:no-transaction\nDROP INDEX CONCURRENTLY t1_id_idx;\n",
@@ -376,7 +376,7 @@ func TestNoTransactionFile(t *testing.T) {
 			t.Fatalf("CONCURRENTLY in a no-transaction file: %v", err)
 		}
 		var ms float64
-		if err := testenv.Connect(t, cfg).QueryRow(ctx, "SELECT duration_ms FROM schema_migrations_history WHERE version = 2").Scan(&ms); err != nil || ms <= 0 {
+		if err := connect(t, cfg).QueryRow(ctx, "SELECT duration_ms FROM schema_migrations_history WHERE version = 2").Scan(&ms); err != nil || ms <= 0 {
 			t.Errorf("the no-transaction file's recorded duration = %v ms (%v), want its real time", ms, err)
 		}
 		if _, err := m.Down(ctx, 1); err != nil {
@@ -416,7 +416,7 @@ func TestNoTransactionFile(t *testing.T) {
 
 func TestDatabaseAheadOfFiles(t *testing.T) {
 	ctx := context.Background()
-	cfg := pgServer.NewDB(t)
+	cfg := newDB(t)
 	if _, err := newMigrator(t, cfg, tables(3, nil)).Up(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -433,7 +433,7 @@ func TestDatabaseAheadOfFiles(t *testing.T) {
 }
 
 func TestInterruptStopsBetweenMigrations(t *testing.T) {
-	cfg := pgServer.NewDB(t)
+	cfg := newDB(t)
 	fsys := testenv.GenerateSet(5, func(v int) testenv.Migration {
 		m := plainTable(v)
 		m.Name, m.Up = "slow", m.Up+"SELECT pg_sleep(0.2);\n"
@@ -450,7 +450,7 @@ func TestInterruptStopsBetweenMigrations(t *testing.T) {
 		t.Fatalf("%d migrations ran, want the first (and at most the one in flight)", len(results))
 	}
 	mustVersion(t, m, uint(len(results)))
-	conn := testenv.Connect(t, cfg)
+	conn := connect(t, cfg)
 	for i := 1; i <= 5; i++ {
 		if got, want := tableExists(t, conn, fmt.Sprintf("t%d", i)), i <= len(results); got != want {
 			t.Errorf("table t%d exists=%v, want %v", i, got, want)
@@ -460,7 +460,7 @@ func TestInterruptStopsBetweenMigrations(t *testing.T) {
 
 func TestAutoMigrate(t *testing.T) {
 	ctx := context.Background()
-	cfg := pgServer.NewDB(t)
+	cfg := newDB(t)
 	var logs strings.Builder
 	log := slog.New(slog.NewTextHandler(&logs, nil))
 	m := newMigrator(t, cfg, nil)
@@ -493,7 +493,7 @@ func TestAutoMigrate(t *testing.T) {
 func TestMigrationLockTimeout(t *testing.T) {
 	ctx := context.Background()
 	t.Run("lock timeout", func(t *testing.T) {
-		cfg := pgServer.NewDB(t)
+		cfg := newDB(t)
 		fsys := tables(1, map[string]string{
 			"000002_alter.up.sql":   "-- needs ACCESS EXCLUSIVE on t1\nALTER TABLE t1 ADD COLUMN name text;\n",
 			"000002_alter.down.sql": "ALTER TABLE t1 DROP COLUMN name;\n",
@@ -525,7 +525,7 @@ func TestMigrationLockTimeout(t *testing.T) {
 			"000002_slow.up.sql":   "-- migrate:no-transaction\nSELECT pg_sleep(5);\n",
 			"000002_slow.down.sql": "SELECT 1;\n",
 		})
-		cfg := pgServer.NewDB(t)
+		cfg := newDB(t)
 		ms := newMigrator(t, cfg, slow, db.WithMigrationTimeouts(0, 200*time.Millisecond))
 		var me *db.MigrationError
 		if _, err := ms.Up(ctx); !errors.As(err, &me) || me.SQLState != "57014" || !me.Dirty {
@@ -539,7 +539,7 @@ func TestMigrationLockTimeout(t *testing.T) {
 // after it was applied or when the database has a migration no file describes.
 func TestHistoryAdoptsRecordsAndDetectsChanges(t *testing.T) {
 	ctx := context.Background()
-	cfg := pgServer.NewDB(t)
+	cfg := newDB(t)
 	src, err := iofs.New(tables(3, nil), ".")
 	if err != nil {
 		t.Fatal(err)
@@ -599,7 +599,7 @@ func TestHistoryAdoptsRecordsAndDetectsChanges(t *testing.T) {
 		if _, err := m.Down(ctx, 1); err != nil {
 			t.Fatal(err)
 		}
-		conn := testenv.Connect(t, cfg)
+		conn := connect(t, cfg)
 		var rows int
 		conn.QueryRow(ctx, "SELECT count(*) FROM schema_migrations_history").Scan(&rows)
 		if rows != 3 {
@@ -631,7 +631,7 @@ func TestTransactionControlInAFile(t *testing.T) {
 	}
 
 	t.Run("preflight refuses a COMMIT midway", func(t *testing.T) {
-		cfg := pgServer.NewDB(t)
+		cfg := newDB(t)
 		m := newMigrator(t, cfg, tables(1, commitMidway), db.WithPreflight(lint.PrepareFile))
 		_, err := m.Up(ctx)
 		var me *db.MigrationError
@@ -639,13 +639,13 @@ func TestTransactionControlInAFile(t *testing.T) {
 			t.Fatalf("preflight: err = %v, want the COMMIT on line 2 refused before it ran", err)
 		}
 		mustVersion(t, m, 1)
-		if tableExists(t, testenv.Connect(t, cfg), "partial") {
+		if tableExists(t, connect(t, cfg), "partial") {
 			t.Error("the refused file ran")
 		}
 	})
 
 	t.Run("preflight runs a whole-file wrapper", func(t *testing.T) {
-		cfg := pgServer.NewDB(t)
+		cfg := newDB(t)
 		m := newMigrator(t, cfg, tables(1, wrapped), db.WithPreflight(lint.PrepareFile))
 		if _, err := m.Up(ctx); err != nil {
 			t.Fatalf("a whole-file wrapper: %v", err)
@@ -654,7 +654,7 @@ func TestTransactionControlInAFile(t *testing.T) {
 	})
 
 	t.Run("without a preflight the guard marks it dirty", func(t *testing.T) {
-		cfg := pgServer.NewDB(t)
+		cfg := newDB(t)
 		m := newMigrator(t, cfg, tables(1, commitMidway))
 		_, err := m.Up(ctx)
 		var me *db.MigrationError
@@ -685,7 +685,7 @@ func TestTransactionControlInAFile(t *testing.T) {
 		{"first down", tables(1, map[string]string{"000001_t1.down.sql": "DROP TABLE t1;\nCOMMIT;\n"}), nil, true, 0},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			cfg := pgServer.NewDB(t)
+			cfg := newDB(t)
 			m := newMigrator(t, cfg, c.fsys, c.opts...)
 			var err error
 			if c.down {
@@ -720,7 +720,7 @@ func TestEdgeCases(t *testing.T) {
 				"CREATE TABLE child (parent int REFERENCES t1 (id) DEFERRABLE INITIALLY DEFERRED);\nINSERT INTO child VALUES (42);\n",
 			"000002_fk.down.sql": "DROP TABLE child;\nALTER TABLE t1 DROP CONSTRAINT t1_pkey;\n",
 		})
-		cfg := pgServer.NewDB(t)
+		cfg := newDB(t)
 		m := newMigrator(t, cfg, deferred, db.WithSingleTransaction())
 		results, err := m.Up(ctx)
 		var me *db.MigrationError
@@ -734,27 +734,27 @@ func TestEdgeCases(t *testing.T) {
 	// already runs the file in a transaction, which commits it with its version row.
 	t.Run("a file that leaves a transaction open", func(t *testing.T) {
 		open := tables(1, map[string]string{"000002_open.up.sql": "BEGIN;\nCREATE TABLE open_tx (id int);\n", "000002_open.down.sql": "DROP TABLE open_tx;\n"})
-		cfg := pgServer.NewDB(t)
+		cfg := newDB(t)
 		m := newMigrator(t, cfg, open)
 		if _, err := m.Up(ctx); err != nil {
 			t.Fatalf("a file with an unmatched BEGIN: %v", err)
 		}
 		mustVersion(t, m, 2)
-		if !tableExists(t, testenv.Connect(t, cfg), "open_tx") {
+		if !tableExists(t, connect(t, cfg), "open_tx") {
 			t.Error("the file's table is missing although its version was recorded")
 		}
-		if _, err := m.Down(ctx, 1); err != nil || tableExists(t, testenv.Connect(t, cfg), "open_tx") {
+		if _, err := m.Down(ctx, 1); err != nil || tableExists(t, connect(t, cfg), "open_tx") {
 			t.Errorf("down after it: %v", err)
 		}
 	})
 
 	t.Run("a version row of 0", func(t *testing.T) {
-		cfg := pgServer.NewDB(t)
+		cfg := newDB(t)
 		m := newMigrator(t, cfg, tables(2, nil))
 		if _, err := m.Goto(ctx, 1); err != nil {
 			t.Fatal(err)
 		}
-		conn := testenv.Connect(t, cfg)
+		conn := connect(t, cfg)
 		if _, err := conn.Exec(ctx, "DROP TABLE t1; UPDATE schema_migrations SET version = 0"); err != nil { // as `migrate force 0` leaves it
 			t.Fatal(err)
 		}
@@ -764,7 +764,7 @@ func TestEdgeCases(t *testing.T) {
 	})
 
 	t.Run("an applied version whose file is gone", func(t *testing.T) {
-		cfg := pgServer.NewDB(t)
+		cfg := newDB(t)
 		if _, err := newMigrator(t, cfg, tables(3, nil)).Up(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -788,14 +788,14 @@ func TestCommitModes(t *testing.T) {
 	})
 	for _, sync := range []bool{false, true} {
 		t.Run(fmt.Sprintf("MigrationSyncCommit=%v", sync), func(t *testing.T) {
-			cfg := pgServer.NewDB(t)
+			cfg := newDB(t)
 			cfg.MigrationSyncCommit = sync
 			if _, err := newMigrator(t, cfg, observed).Up(ctx); err != nil {
 				t.Fatal(err)
 			}
 			var mode string
 			var flushed bool
-			err := testenv.Connect(t, cfg).QueryRow(ctx, "SELECT mode, pg_current_wal_flush_lsn() > lsn FROM observed").Scan(&mode, &flushed)
+			err := connect(t, cfg).QueryRow(ctx, "SELECT mode, pg_current_wal_flush_lsn() > lsn FROM observed").Scan(&mode, &flushed)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -813,7 +813,7 @@ func TestCommitModes(t *testing.T) {
 
 	// Single-transaction mode writes the history at COMMIT: the rows must be there all the same.
 	t.Run("single transaction writes the history", func(t *testing.T) {
-		cfg := pgServer.NewDB(t)
+		cfg := newDB(t)
 		m := newMigrator(t, cfg, tables(3, nil), db.WithSingleTransaction())
 		if _, err := m.Up(ctx); err != nil {
 			t.Fatal(err)
@@ -831,7 +831,7 @@ func TestCommitModes(t *testing.T) {
 			t.Fatal(err)
 		}
 		var rows []int
-		conn := testenv.Connect(t, cfg)
+		conn := connect(t, cfg)
 		r, err := conn.Query(ctx, "SELECT version FROM schema_migrations_history ORDER BY version")
 		if err != nil {
 			t.Fatal(err)
@@ -864,7 +864,7 @@ func TestBatches(t *testing.T) {
 		return fsys
 	}
 	t.Run("a failure deep in a batch", func(t *testing.T) {
-		cfg := pgServer.NewDB(t)
+		cfg := newDB(t)
 		var progress []uint
 		m := newMigrator(t, cfg, set("-- ünïcode\nCREATE TABLE t30 (id int);\nSELECT nope FROM t30;\n"),
 			db.WithProgress(func(r db.Result) { progress = append(progress, r.Version) }))
@@ -882,7 +882,7 @@ func TestBatches(t *testing.T) {
 			}
 		}
 		mustVersion(t, m, 29)
-		conn := testenv.Connect(t, cfg)
+		conn := connect(t, cfg)
 		if tableExists(t, conn, "t30") || !tableExists(t, conn, "t29") {
 			t.Error("want t29 and not t30")
 		}
@@ -895,21 +895,21 @@ func TestBatches(t *testing.T) {
 	// A COMMIT in the body, then a failure: the statements before the COMMIT are in, so the
 	// version is marked dirty and the way out named.
 	t.Run("a COMMIT then a failure", func(t *testing.T) {
-		cfg := pgServer.NewDB(t)
+		cfg := newDB(t)
 		m := newMigrator(t, cfg, set("CREATE TABLE t30 (id int);\nCOMMIT;\nSELECT nope FROM t30;\n"))
 		_, err := m.Up(ctx)
 		var me *db.MigrationError
 		if !errors.As(err, &me) || !me.Dirty || me.Version != 30 || !strings.Contains(me.Recover, "migrate force 29") {
 			t.Fatalf("err = %v, want transaction control reported dirty at 30 with `migrate force 29`", err)
 		}
-		if !tableExists(t, testenv.Connect(t, cfg), "t29") {
+		if !tableExists(t, connect(t, cfg), "t29") {
 			t.Error("t29 missing: the migrations before the failure must be applied")
 		}
 	})
 
 	// A file the preflight refuses, behind queued ones: those are applied first.
 	t.Run("a file the preflight refuses", func(t *testing.T) {
-		cfg := pgServer.NewDB(t)
+		cfg := newDB(t)
 		m := newMigrator(t, cfg, set("CREATE TABLE t30 (id int);\nCOMMIT;\nCREATE TABLE t30b (id int);\n"), db.WithPreflight(lint.PrepareFile))
 		_, err := m.Up(ctx)
 		var me *db.MigrationError
@@ -921,13 +921,13 @@ func TestBatches(t *testing.T) {
 
 	// The same run in single-transaction mode leaves nothing.
 	t.Run("single transaction", func(t *testing.T) {
-		cfg := pgServer.NewDB(t)
+		cfg := newDB(t)
 		m := newMigrator(t, cfg, set("CREATE TABLE t30 (id int);\nSELECT nope FROM t30;\n"), db.WithSingleTransaction())
 		var me *db.MigrationError
 		if _, err := m.Up(ctx); !errors.As(err, &me) || me.Line != 2 || me.Version != 0 {
 			t.Fatalf("single transaction: err = %v, want line 2 with nothing applied", err)
 		}
-		if tableExists(t, testenv.Connect(t, cfg), "t1") {
+		if tableExists(t, connect(t, cfg), "t1") {
 			t.Error("single transaction: t1 exists after the rollback")
 		}
 	})
@@ -938,14 +938,14 @@ func TestBatchEdges(t *testing.T) {
 	ctx := context.Background()
 	history := func(t *testing.T, cfg config.DB) []int {
 		t.Helper()
-		return testenv.Column[int](t, testenv.Connect(t, cfg), "SELECT version FROM schema_migrations_history ORDER BY version")
+		return testenv.Column[int](t, connect(t, cfg), "SELECT version FROM schema_migrations_history ORDER BY version")
 	}
 
 	// Reverting several: each step names its own file, deletes its own history row, and honours
 	// its own no-transaction marker.
 	t.Run("reverting several", func(t *testing.T) {
 		fsys := tables(10, map[string]string{"000006_t6.down.sql": "-- migrate:no-transaction\nDROP TABLE t6;\n"})
-		cfg := pgServer.NewDB(t)
+		cfg := newDB(t)
 		var reverted []uint
 		m := newMigrator(t, cfg, fsys, db.WithProgress(func(r db.Result) {
 			if r.Direction == db.Down {
@@ -977,7 +977,7 @@ func TestBatchEdges(t *testing.T) {
 			"CREATE TABLE t6 (id int);\nCOMMENT ON TABLE t6 IS 'oops;\n",
 		} {
 			t.Run(fmt.Sprintf("single=%v %s", single, lines.Fold(body)), func(t *testing.T) {
-				cfg := pgServer.NewDB(t)
+				cfg := newDB(t)
 				var opts []db.Option
 				want := uint(5)
 				if single {
@@ -994,7 +994,7 @@ func TestBatchEdges(t *testing.T) {
 
 	// Bytes that are not UTF-8 are refused before they are sent, with their line.
 	t.Run("bytes that are not UTF-8", func(t *testing.T) {
-		cfg := pgServer.NewDB(t)
+		cfg := newDB(t)
 		_, err := newMigrator(t, cfg, tables(8, map[string]string{"000006_t6.up.sql": "CREATE TABLE t6 (id int);\n-- caf\xe9\n"})).Up(ctx)
 		var me *db.MigrationError
 		if !errors.As(err, &me) || me.File != "000006_t6.up.sql" || me.Line != 2 || me.Version != 5 || !strings.Contains(err.Error(), "UTF-8") {
@@ -1008,7 +1008,7 @@ func TestBatchEdges(t *testing.T) {
 		"rollback to savepoint": "CREATE TABLE t6 (id int);\nSAVEPOINT a;\nCREATE TABLE x (id int);\nROLLBACK TO SAVEPOINT a;\nSELECT nope FROM t6;\n",
 	} {
 		t.Run(name, func(t *testing.T) {
-			cfg := pgServer.NewDB(t)
+			cfg := newDB(t)
 			m := newMigrator(t, cfg, tables(8, map[string]string{"000006_t6.up.sql": body}))
 			_, err := m.Up(ctx)
 			var me *db.MigrationError
@@ -1017,7 +1017,7 @@ func TestBatchEdges(t *testing.T) {
 				return
 			}
 			mustVersion(t, m, 5)
-			if tableExists(t, testenv.Connect(t, cfg), "t6") {
+			if tableExists(t, connect(t, cfg), "t6") {
 				t.Errorf("%s: t6 exists", name)
 			}
 		})
@@ -1029,12 +1029,12 @@ func TestBatchEdges(t *testing.T) {
 // not mistake that for stopping short.
 func TestDownCountsFromTheLockedVersion(t *testing.T) {
 	ctx := context.Background()
-	cfg := pgServer.NewDB(t)
+	cfg := newDB(t)
 	m := newMigrator(t, cfg, tables(8, nil), db.WithSingleTransaction())
 	if _, err := m.Goto(ctx, 4); err != nil {
 		t.Fatal(err)
 	}
-	holder := testenv.Connect(t, cfg)
+	holder := connect(t, cfg)
 	key := holdLock(t, holder)
 	done := make(chan error, 1)
 	go func() {

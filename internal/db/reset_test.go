@@ -23,11 +23,11 @@ import (
 	"visiona-backend/testdata/seed"
 )
 
-// resetDB is pgServer.NewDB for Reset: the shared test server may be a remote one
+// resetDB is newDB for Reset: the shared test server may be a remote one
 // (VISIONA_TEST_POSTGRES_URL), which Reset refuses without the override.
 func resetDB(t *testing.T) config.DB {
 	t.Helper()
-	cfg := pgServer.NewDB(t)
+	cfg := newDB(t)
 	cfg.AllowRemoteReset = !cfg.IsLocal()
 	return cfg
 }
@@ -99,7 +99,7 @@ func TestResetRefusesRemoteHostsBeforeConnecting(t *testing.T) {
 // refusal, and the override that lifts it, against a real server.
 func TestResetRemoteOverride(t *testing.T) {
 	ctx := context.Background()
-	cfg := pgServer.NewDB(t)
+	cfg := newDB(t)
 	remote := cfg
 	if cfg.IsLocal() {
 		remote.Host = nonLoopbackAddress(t, cfg)
@@ -108,7 +108,7 @@ func TestResetRemoteOverride(t *testing.T) {
 	if _, err := db.Reset(ctx, remote, migrations.FS, seed.FS); !errors.Is(err, db.ErrRemoteReset) {
 		t.Fatalf("err = %v, want ErrRemoteReset", err)
 	}
-	if tableExists(t, testenv.Connect(t, cfg), "schema_migrations") {
+	if tableExists(t, connect(t, cfg), "schema_migrations") {
 		t.Fatal("the refused reset migrated the database")
 	}
 	remote.AllowRemoteReset = true
@@ -181,7 +181,7 @@ func TestResetDropsEverythingAndReseeds(t *testing.T) {
 	if !slices.Equal(first.SeedFiles, wantFiles) {
 		t.Errorf("seed files = %v, want %v", first.SeedFiles, wantFiles)
 	}
-	conn := testenv.Connect(t, cfg)
+	conn := connect(t, cfg)
 	seeded := rowCounts(t, conn)
 	if sum(seeded) != first.SeedRows || first.SeedRows == 0 {
 		t.Errorf("tables hold %v rows, the report says %d were inserted", seeded, first.SeedRows)
@@ -234,7 +234,7 @@ func TestResetDropsEverythingAndReseeds(t *testing.T) {
 	}
 	mustVersion(t, newMigrator(t, cfg, nil), latest)
 
-	conn = testenv.Connect(t, cfg)
+	conn = connect(t, cfg)
 	if got := objects(t, conn); !slices.Equal(got, cleanObjects) {
 		t.Errorf("objects after the reset differ from a fresh database's:\nextra: %v\nmissing: %v", minus(got, cleanObjects), minus(cleanObjects, got))
 	}
@@ -253,7 +253,7 @@ func TestResetDropsEverythingAndReseeds(t *testing.T) {
 func TestResetTwiceGivesTheSameRows(t *testing.T) {
 	cfg := resetDB(t)
 	first := mustReset(t, cfg)
-	conn := testenv.Connect(t, cfg)
+	conn := connect(t, cfg)
 	rows, objs := rowCounts(t, conn), objects(t, conn)
 	conn.Close(context.Background())
 
@@ -262,7 +262,7 @@ func TestResetTwiceGivesTheSameRows(t *testing.T) {
 	if want := map[string]int{"table": 7, "function": 1}; !maps.Equal(second.Dropped, want) {
 		t.Errorf("second reset dropped %v, want %v", second.Dropped, want)
 	}
-	conn = testenv.Connect(t, cfg)
+	conn = connect(t, cfg)
 	if got := rowCounts(t, conn); !maps.Equal(got, rows) || second.SeedRows != first.SeedRows {
 		t.Errorf("second reset: rows %v (report %d), first: %v (report %d)", got, second.SeedRows, rows, first.SeedRows)
 	}
@@ -276,7 +276,7 @@ func TestResetTwiceGivesTheSameRows(t *testing.T) {
 func TestSeedCoversEveryState(t *testing.T) {
 	cfg := resetDB(t)
 	mustReset(t, cfg)
-	conn := testenv.Connect(t, cfg)
+	conn := connect(t, cfg)
 	for _, c := range []struct {
 		what  string
 		query string
@@ -350,7 +350,7 @@ func TestResetSeedErrorNamesFileAndLine(t *testing.T) {
 		t.Errorf("report %+v: want migrated to %d and nothing seeded", rep, latest)
 	}
 	mustVersion(t, newMigrator(t, cfg, nil), latest)
-	if got := rowCounts(t, testenv.Connect(t, cfg)); sum(got) != 0 {
+	if got := rowCounts(t, connect(t, cfg)); sum(got) != 0 {
 		t.Errorf("rows %v kept from a failed seed, want none", got)
 	}
 }
@@ -379,7 +379,7 @@ func TestResetWaitsForTheMigrationLock(t *testing.T) {
 	mustReset(t, cfg)
 	holderCfg := cfg
 	holderCfg.AppName = "reset-lock-holder"
-	holder := testenv.Connect(t, holderCfg)
+	holder := connect(t, holderCfg)
 	key := holdLock(t, holder)
 	t.Run("while the lock is held", func(t *testing.T) {
 		_, err := db.Reset(ctx, cfg, migrations.FS, seed.FS, db.WithLockTimeout(300*time.Millisecond))
@@ -387,7 +387,7 @@ func TestResetWaitsForTheMigrationLock(t *testing.T) {
 		if !errors.As(err, &lte) || lte.Holder == nil || lte.Holder.ApplicationName != "reset-lock-holder" {
 			t.Fatalf("err = %v, want *LockTimeoutError naming reset-lock-holder", err)
 		}
-		if got := rowCounts(t, testenv.Connect(t, cfg)); sum(got) == 0 {
+		if got := rowCounts(t, connect(t, cfg)); sum(got) == 0 {
 			t.Error("the reset that timed out dropped the data")
 		}
 	})
@@ -404,7 +404,7 @@ func TestResetWaitsForTheMigrationLock(t *testing.T) {
 		if rep.SeedFiles != nil || rep.SeedRows != 0 {
 			t.Errorf("report %+v: want no seed", rep)
 		}
-		if got := rowCounts(t, testenv.Connect(t, cfg)); sum(got) != 0 {
+		if got := rowCounts(t, connect(t, cfg)); sum(got) != 0 {
 			t.Errorf("rows %v after a reset without seed, want none", got)
 		}
 	})
