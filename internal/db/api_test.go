@@ -66,10 +66,7 @@ func TestPartialErrorUnwraps(t *testing.T) {
 
 // A run that fails after applying some migrations says which, and which failed.
 func TestUpReportsPartialResults(t *testing.T) {
-	m := newMigrator(t, newDB(t), tables(2, map[string]string{
-		"000003_bad.up.sql":   "SELECT * FROM no_such_table;\n",
-		"000003_bad.down.sql": "SELECT 1;\n",
-	}))
+	m := newMigrator(t, newDB(t), failsThird("SELECT * FROM no_such_table;\n", "SELECT 1;\n"))
 	results, err := m.Up(context.Background())
 	var pe *db.PartialError
 	if !errors.As(err, &pe) || len(pe.Applied) != 2 || len(results) != 2 || pe.Failed == nil || pe.Failed.Version != 3 || pe.Failed.Direction != db.Up {

@@ -31,15 +31,7 @@ func TestLockTimeoutRetries(t *testing.T) {
 			}
 			readerCfg := cfg
 			readerCfg.AppName = "long-report"
-			reader := connect(t, readerCfg)
-			tx, err := reader.Begin(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer tx.Rollback(ctx)
-			if _, err := tx.Exec(ctx, "SELECT * FROM t1"); err != nil {
-				t.Fatal(err)
-			}
+			tx := readT1(t, readerCfg)
 			var logs bytes.Buffer
 			m := newMigrator(t, cfg, fsys, db.WithMigrationTimeouts(time.Second, time.Minute),
 				db.WithLogger(slog.New(slog.NewTextHandler(&logs, nil))))
@@ -76,16 +68,13 @@ func TestLeakedLockDiagnosis(t *testing.T) {
 	cfg := newDB(t)
 	m := newMigrator(t, cfg, tables(1, nil), db.WithLockTimeout(500*time.Millisecond))
 	conn := connect(t, cfg)
-	key, err := db.AdvisoryLockKey(ctx, conn)
-	if err != nil {
-		t.Fatal(err)
-	}
+	holdLock(t, conn)
 	var pid int
-	if err := conn.QueryRow(ctx, "SELECT pg_backend_pid() FROM (SELECT pg_advisory_lock($1)) l", key).Scan(&pid); err != nil {
+	if err := conn.QueryRow(ctx, "SELECT pg_backend_pid()").Scan(&pid); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(700 * time.Millisecond) // idle for longer than the waiter's timeout
-	_, err = m.Up(ctx)
+	_, err := m.Up(ctx)
 	want := fmt.Sprintf("SELECT pg_terminate_backend(%d);", pid)
 	if !errors.Is(err, db.ErrLockTimeout) || !strings.Contains(err.Error(), "left behind by a pooled or abandoned session") || !strings.HasSuffix(err.Error(), want) {
 		t.Fatalf("err = %v; want a lock timeout that ends with %q", err, want)

@@ -18,6 +18,7 @@ import (
 	"visiona-backend/internal/config"
 	"visiona-backend/internal/db"
 	"visiona-backend/internal/postgres"
+	"visiona-backend/internal/testenv"
 	"visiona-backend/migrations"
 	"visiona-backend/testdata/seed"
 )
@@ -307,12 +308,14 @@ func TestSeedCoversEveryState(t *testing.T) {
 			select 1 from devices d join session_tokens s on s.device_id = d.id where d.deleted_at is not null and s.revoked_at is null)`},
 		{"the seeded tokens are the documented strings' hashes", `select exists (select 1 from session_tokens where token_hash = sha256('seed-session-front-gate'::bytea))`},
 	} {
-		var ok bool
-		if err := conn.QueryRow(context.Background(), c.query).Scan(&ok); err != nil {
-			t.Errorf("%s: %v", c.what, err)
-		} else if !ok {
-			t.Errorf("the seed lacks %s", c.what)
-		}
+		t.Run(c.what, func(t *testing.T) {
+			var ok bool
+			if err := conn.QueryRow(context.Background(), c.query).Scan(&ok); err != nil {
+				t.Errorf("%s: %v", c.what, err)
+			} else if !ok {
+				t.Errorf("the seed lacks %s", c.what)
+			}
+		})
 	}
 }
 
@@ -377,36 +380,34 @@ func TestResetWaitsForTheMigrationLock(t *testing.T) {
 	holderCfg := cfg
 	holderCfg.AppName = "reset-lock-holder"
 	holder := connect(t, holderCfg)
-	key, err := db.AdvisoryLockKey(ctx, holder)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := holder.Exec(ctx, "select pg_advisory_lock($1)", key); err != nil {
-		t.Fatal(err)
-	}
-	_, err = db.Reset(ctx, cfg, migrations.FS, seed.FS, db.WithLockTimeout(300*time.Millisecond))
-	var lte *db.LockTimeoutError
-	if !errors.As(err, &lte) || lte.Holder == nil || lte.Holder.ApplicationName != "reset-lock-holder" {
-		t.Fatalf("err = %v, want *LockTimeoutError naming reset-lock-holder", err)
-	}
-	if got := rowCounts(t, connect(t, cfg)); sum(got) == 0 {
-		t.Error("the reset that timed out dropped the data")
-	}
+	key := holdLock(t, holder)
+	t.Run("while the lock is held", func(t *testing.T) {
+		_, err := db.Reset(ctx, cfg, migrations.FS, seed.FS, db.WithLockTimeout(300*time.Millisecond))
+		var lte *db.LockTimeoutError
+		if !errors.As(err, &lte) || lte.Holder == nil || lte.Holder.ApplicationName != "reset-lock-holder" {
+			t.Fatalf("err = %v, want *LockTimeoutError naming reset-lock-holder", err)
+		}
+		if got := rowCounts(t, connect(t, cfg)); sum(got) == 0 {
+			t.Error("the reset that timed out dropped the data")
+		}
+	})
 	if _, err := holder.Exec(ctx, "select pg_advisory_unlock($1)", key); err != nil {
 		t.Fatal(err)
 	}
 
 	// Once the lock is free; without a seed the tables stay empty.
-	rep, err := db.Reset(ctx, cfg, migrations.FS, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if rep.SeedFiles != nil || rep.SeedRows != 0 {
-		t.Errorf("report %+v: want no seed", rep)
-	}
-	if got := rowCounts(t, connect(t, cfg)); sum(got) != 0 {
-		t.Errorf("rows %v after a reset without seed, want none", got)
-	}
+	t.Run("once the lock is free", func(t *testing.T) {
+		rep, err := db.Reset(ctx, cfg, migrations.FS, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rep.SeedFiles != nil || rep.SeedRows != 0 {
+			t.Errorf("report %+v: want no seed", rep)
+		}
+		if got := rowCounts(t, connect(t, cfg)); sum(got) != 0 {
+			t.Errorf("rows %v after a reset without seed, want none", got)
+		}
+	})
 }
 
 // rowCounts counts the rows of every table of the schema.
@@ -454,15 +455,7 @@ func objects(t *testing.T, conn *pgx.Conn) []string {
 	union all select 'constraint ' || c.conname from pg_constraint c join n on n.oid = c.connamespace
 	union all select 'trigger ' || tgname from pg_trigger where not tgisinternal
 	order by 1`
-	rows, err := conn.Query(context.Background(), q)
-	if err != nil {
-		t.Fatal(err)
-	}
-	list, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		t.Fatal(err)
-	}
-	return list
+	return testenv.Column[string](t, conn, q)
 }
 
 // publicSchema describes schema public's owner and privileges.

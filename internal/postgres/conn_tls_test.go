@@ -202,9 +202,7 @@ func TestSSLModesAgainstTLSServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	base.Host = "localhost" // the name on the certificate
-	if err := execAdmin(t, pg, "CREATE ROLE tlsonly LOGIN PASSWORD 'tls-only-pw'"); err != nil {
-		t.Fatal(err)
-	}
+	testenv.Exec(t, testenv.Connect(t, pg.AdminDB(t)), "CREATE ROLE tlsonly LOGIN PASSWORD 'tls-only-pw'")
 	runSSLCases(t, base, []sslCase{
 		{name: "disable", mode: "disable", wantTLS: false},
 		{name: "allow tries plaintext first", mode: "allow", wantTLS: false},
@@ -227,7 +225,7 @@ func TestSSLModesAgainstTLSServer(t *testing.T) {
 // Every sslmode against a server without TLS, as on most laptops and CI services: the default
 // (prefer) connects.
 func TestSSLModesAgainstPlainServer(t *testing.T) {
-	base := newDB(t)
+	base := pgServer.NewDB(t)
 	runSSLCases(t, base, []sslCase{
 		{name: "default prefer connects", mode: config.DefaultSSLMode, wantTLS: false},
 		{name: "allow", mode: "allow", wantTLS: false},
@@ -240,7 +238,7 @@ func TestSSLModesAgainstPlainServer(t *testing.T) {
 
 // PG* variables and files under ~/.postgresql must not change what VISIONA_DB_* says.
 func TestConnectIgnoresLibpqEnvironment(t *testing.T) {
-	base := newDB(t)
+	base := pgServer.NewDB(t)
 	home := t.TempDir()
 	if err := os.MkdirAll(filepath.Join(home, ".postgresql"), 0o700); err != nil {
 		t.Fatal(err)
@@ -300,19 +298,4 @@ func TestTLSFileErrorsNameTheVariable(t *testing.T) {
 			}
 		})
 	}
-}
-
-func execAdmin(t *testing.T, pg *testenv.Postgres, sql string) error {
-	t.Helper()
-	cfg, err := config.DBFromURL(pg.AdminURL)
-	if err != nil {
-		return err
-	}
-	conn, err := postgres.Connect(t.Context(), cfg)
-	if err != nil {
-		return err
-	}
-	defer conn.Close(context.Background())
-	_, err = conn.Exec(t.Context(), sql)
-	return err
 }

@@ -21,10 +21,7 @@ import (
 // dbtestConfig is a fresh database cloned from the migrated template (see testenv).
 func dbtestConfig(t *testing.T) config.DB {
 	t.Helper()
-	cfg, err := config.DBFromURL(testenv.DBTestDatabase(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := testenv.DBTestDB(t)
 	cfg.AppName = "visiona-db-dbtest"
 	return cfg
 }

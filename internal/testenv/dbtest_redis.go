@@ -68,18 +68,7 @@ func dbTestRedis(t testing.TB, lookup func(string) (string, bool)) (string, stri
 // redisKeyPart makes a test name safe inside a key and a SCAN pattern: glob characters
 // (* ? [ ] \) would make DeleteRedisPrefix match other tests' keys.
 func redisKeyPart(name string) string {
-	var b strings.Builder
-	for _, r := range name {
-		switch {
-		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '_', r == '-', r == '.':
-			b.WriteRune(r)
-		default:
-			b.WriteByte('_')
-		}
-	}
-	s := b.String()
-	if len(s) > 60 {
-		s = s[:60]
-	}
-	return s
+	return namePart(name, 60, func(r rune) bool {
+		return r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-' || r == '.'
+	})
 }

@@ -13,6 +13,9 @@
 //   - the dbtest build tag: the suites written against visionA's schema (store, session, health,
 //     migrations). They run only under `mage testDB`, which provides the migrated template that
 //     DBTestDatabase clones; a plain `go test ./...` does not compile them.
+//   - DBTestDatabase and DBTestDB (this package): a dbtest suite's own database, cloned from the
+//     migrated template `mage testDB` prepared; a suite without the dbtest tag uses Server.NewDB,
+//     an empty database, instead.
 //   - config.TestDB: the VISIONA_TESTDB_* settings that point `mage testDB` at existing servers
 //     instead of containers.
 //

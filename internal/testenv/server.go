@@ -181,22 +181,28 @@ func adminExec(ctx context.Context, pg *Postgres, sql string) error {
 // letters and digits (readable in pg_stat_activity), cut so the whole stays within
 // PostgreSQL's 63-byte identifier limit, + a random suffix.
 func databaseName(testName string) (string, error) {
-	var b strings.Builder
-	for _, r := range strings.ToLower(testName) {
-		switch {
-		case r >= 'a' && r <= 'z', r >= '0' && r <= '9':
-			b.WriteRune(r)
-		default:
-			b.WriteByte('_')
-		}
-	}
-	base := b.String()
-	if len(base) > 44 {
-		base = base[:44]
-	}
+	base := namePart(strings.ToLower(testName), 44, func(r rune) bool { return r >= 'a' && r <= 'z' || r >= '0' && r <= '9' })
 	suffix := make([]byte, 6)
 	if _, err := rand.Read(suffix); err != nil {
 		return "", fmt.Errorf("random database name: %w", err)
 	}
 	return "t_" + base + "_" + hex.EncodeToString(suffix), nil
+}
+
+// namePart is s with every rune keep refuses written as _, cut to max bytes: a test's name made
+// safe inside a database name or a key. keep accepts ASCII only, so the cut splits no rune.
+func namePart(s string, max int, keep func(rune) bool) string {
+	var b strings.Builder
+	for _, r := range s {
+		if keep(r) {
+			b.WriteRune(r)
+		} else {
+			b.WriteByte('_')
+		}
+	}
+	out := b.String()
+	if len(out) > max {
+		out = out[:max]
+	}
+	return out
 }

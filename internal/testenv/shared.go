@@ -3,6 +3,7 @@ package testenv
 import (
 	"cmp"
 	"context"
+	"net"
 	"net/url"
 	"os"
 	"strconv"
@@ -12,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"visiona-backend/internal/config"
+	"visiona-backend/internal/lines"
 )
 
 // Main is a test binary's TestMain for packages that share srv: it runs the tests, stops srv's
@@ -37,7 +39,14 @@ func (s *Server) NewDB(t testing.TB) config.DB {
 // create, drop or watch other databases.
 func (s *Server) AdminDB(t testing.TB) config.DB {
 	t.Helper()
-	cfg := mustDB(t, s.Postgres(t).AdminURL)
+	return s.Postgres(t).AdminDB(t)
+}
+
+// AdminDB is AdminURL as a config.DB, TLS off (a server started with TLS still accepts the
+// superuser without it).
+func (p *Postgres) AdminDB(t testing.TB) config.DB {
+	t.Helper()
+	cfg := mustDB(t, p.AdminURL)
 	cfg.SSLMode = "disable"
 	return cfg
 }
@@ -83,7 +92,7 @@ func ConnURL(cfg config.DB) string {
 	q := url.Values{}
 	q.Set("sslmode", cmp.Or(cfg.SSLMode, "disable"))
 	q.Set("application_name", cmp.Or(cfg.AppName, TestAppName))
-	u := url.URL{Scheme: "postgres", Host: cfg.Host + ":" + strconv.Itoa(cfg.Port), Path: "/" + cfg.Name, RawQuery: q.Encode()}
+	u := url.URL{Scheme: "postgres", Host: net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port)), Path: "/" + cfg.Name, RawQuery: q.Encode()}
 	if cfg.Password != "" {
 		u.User = url.UserPassword(cfg.User, cfg.Password)
 	} else {
@@ -98,4 +107,18 @@ func Exec(t testing.TB, conn *pgx.Conn, sql string, args ...any) {
 	if _, err := conn.Exec(context.Background(), sql, args...); err != nil {
 		t.Fatalf("exec %q: %v", sql, err)
 	}
+}
+
+// Column runs sql on conn and returns its one column, in order, failing the test when it fails.
+func Column[T any](t testing.TB, conn *pgx.Conn, sql string, args ...any) []T {
+	t.Helper()
+	rows, err := conn.Query(context.Background(), sql, args...)
+	if err == nil {
+		var list []T
+		if list, err = pgx.CollectRows(rows, pgx.RowTo[T]); err == nil {
+			return list
+		}
+	}
+	t.Fatalf("query %q: %v", lines.First(sql), err)
+	return nil
 }

@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 
@@ -21,6 +22,9 @@ func TestConnURLRoundTrips(t *testing.T) {
 	}
 	if u := ConnURL(config.DB{Host: "h", Port: 1, User: "u", Name: "d"}); !strings.Contains(u, "application_name="+TestAppName) {
 		t.Errorf("ConnURL without an AppName = %q, want application_name=%s", u, TestAppName)
+	}
+	if u := ConnURL(config.DB{Host: "::1", Port: 5433, User: "u", Name: "d"}); !strings.Contains(u, "@[::1]:5433/") {
+		t.Errorf("ConnURL with an IPv6 host = %q, want [::1]:5433", u)
 	}
 }
 
@@ -55,5 +59,15 @@ func TestNewDBConnects(t *testing.T) {
 	}
 	if db != cfg.Name || app != TestAppName {
 		t.Errorf("connected to %q as application %q, want %q as %q", db, app, cfg.Name, TestAppName)
+	}
+}
+
+func TestColumn(t *testing.T) {
+	conn := Connect(t, pgServer.NewDB(t))
+	if got := Column[int](t, conn, "select generate_series(3, 1, -1)"); !slices.Equal(got, []int{3, 2, 1}) {
+		t.Errorf("Column = %v, want [3 2 1]", got)
+	}
+	if got := Column[string](t, conn, "select 'x' where false"); len(got) != 0 {
+		t.Errorf("Column of no rows = %v, want none", got)
 	}
 }
