@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+
 	"visiona-backend/internal/migfile"
 )
 

@@ -9,6 +9,7 @@ import (
 	"github.com/golang-migrate/migrate/v4/database"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"visiona-backend/internal/lines"
 	"visiona-backend/internal/migfile"
 	"visiona-backend/internal/postgres"
 )
@@ -201,8 +202,6 @@ func (e *AheadError) Error() string {
 
 func (e *AheadError) Unwrap() error { return ErrDatabaseAhead }
 
-func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
-
 // knownVersion is golang-migrate's version (NilVersion, -1, for none) as this package reports
 // versions: 0 for none.
 func knownVersion(v int) uint { return uint(max(v, 0)) }
@@ -224,7 +223,7 @@ func sqlError(err error, dir Direction, file string, body []byte, offset, versio
 		me.SQLState, me.Message, me.Detail, me.Hint = pgErr.Code, pgErr.Message, pgErr.Detail, pgErr.Hint
 		if pgErr.Where != "" {
 			// Inside a DO block or a function, PostgreSQL says where in the body: keep that.
-			me.Detail = strings.TrimPrefix(me.Detail+"; at "+oneLine(pgErr.Where), "; ")
+			me.Detail = strings.TrimPrefix(me.Detail+"; at "+lines.Fold(pgErr.Where), "; ")
 		}
 		if pos := int(pgErr.Position) - offset; pos > 0 {
 			me.Line, me.Column = migfile.LineColumn(body, pos)
