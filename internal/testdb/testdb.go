@@ -309,6 +309,7 @@ type starts struct {
 	begin     time.Time
 	redisDone chan struct{} // closed when Redis's start ended (r.redis is set if it succeeded)
 	done      chan struct{} // closed when every start ended
+	end       time.Time     // when the last start ended, once done is closed
 	errs      []error       // every start's error, once done is closed
 }
 
@@ -318,8 +319,11 @@ type starts struct {
 func (r *run) startServers(ctx context.Context) (*starts, error) {
 	st := &starts{begin: time.Now(), redisDone: make(chan struct{}), done: make(chan struct{})}
 	if r.opts.Servers.PostgresURL != "" {
+		defer func() {
+			st.end = time.Now()
+			close(st.done)
+		}()
 		close(st.redisDone)
-		close(st.done)
 		pg, err := testenv.ConnectPostgres(ctx, r.opts.Servers.PostgresURL)
 		if err != nil {
 			return st, fmt.Errorf("%w: VISIONA_TESTDB_POSTGRES_URL: %v", ErrUnavailable, err)
@@ -381,6 +385,7 @@ func (r *run) startServers(ctx context.Context) (*starts, error) {
 		if err := errors.Join(st.errs...); err != nil {
 			st.errs = []error{fmt.Errorf("%w: %w", ErrUnavailable, err)}
 		}
+		st.end = time.Now()
 		close(st.done)
 	}()
 	return st, nil
@@ -398,7 +403,9 @@ func (r *run) printServer(version, image, target string, started time.Duration, 
 func (r *run) startsEnded(st *starts) error {
 	<-st.done
 	err := errors.Join(st.errs...)
-	r.report.phase("start servers", st.begin, err, "")
+	p := newPhase("start servers", "", st.begin, err, "")
+	p.Duration = st.end.Sub(st.begin)
+	r.report.Phases = append(r.report.Phases, p)
 	for _, t := range r.targets {
 		if t.pg != nil {
 			r.report.Servers = append(r.report.Servers, Server{Kind: "postgres", Version: t.pg.Version, Image: t.pg.Image, Target: t.pg.SafeTarget("postgres"), Started: t.pg.Started})
