@@ -9,6 +9,7 @@ package testdb
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -16,6 +17,7 @@ import (
 	"io/fs"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -130,10 +132,11 @@ type run struct {
 
 // target is one PostgreSQL server the migrations are proved on.
 type target struct {
-	pg       *testenv.Postgres
-	major    string // from the server's version, for the summary and progress lines
-	template string // database left at the latest version by the round trip
-	steps    int    // migrations the round trip walked
+	pg       *testenv.Postgres // nil until ready is closed, and after a failed start
+	ready    chan struct{}     // closed when the server's start ended
+	major    string            // from the server's version, for the summary and progress lines
+	template string            // database left at the latest version by the round trip
+	steps    int               // migrations the round trip walked
 	proof    *schema.RoundTripReport
 	created  []string // databases to drop on an existing server
 	phases   []Phase  // this server's phases, merged into the report in the targets' order
@@ -184,20 +187,27 @@ func (r *run) phases(ctx context.Context) error {
 			return err
 		}
 	}
-	if err := r.startServers(ctx); err != nil {
+	st, err := r.startServers(ctx)
+	if err != nil {
+		r.report.phase("start servers", st.begin, err, "")
 		if early != nil {
 			early.abort()
 		}
 		return err
 	}
-	// The suites need only the first server's proof: they run while the other majors' go on.
+	// Each server's proof begins as soon as that server answers, and the suites need only the
+	// first server's proof and Redis: on a small machine the other majors' starts and proofs
+	// then overlap the suites instead of delaying them.
+	proofCtx, cancelProofs := context.WithCancel(ctx)
+	defer cancelProofs()
 	firstDone := make(chan error, 1)
 	proved := make(chan error, 1)
-	go func() { proved <- r.prove(ctx, firstDone) }()
+	go func() { proved <- r.prove(proofCtx, firstDone) }()
+	first := <-firstDone
+	<-st.redisDone
 	var suitesErr error
-	before := len(r.report.Phases)
 	switch {
-	case <-firstDone != nil:
+	case first != nil || r.redis == nil: // the first server's proof failed, or a start did
 		if early != nil {
 			early.abort()
 		}
@@ -206,10 +216,14 @@ func (r *run) phases(ctx context.Context) error {
 	default:
 		suitesErr = r.suites(ctx, r.targets[0], early)
 	}
+	suitePhases := slices.Clone(r.report.Phases)
+	r.report.Phases = r.report.Phases[:0]
+	startErr := r.startsEnded(st)
+	if startErr != nil {
+		cancelProofs() // the run fails anyway: the servers that did start need not finish
+	}
 	proofErr := <-proved
-	// The summary lists the proof before the suites, whatever finished first.
-	suitePhases := slices.Clone(r.report.Phases[before:])
-	r.report.Phases = r.report.Phases[:before]
+	// The summary lists the start, then the proofs, then the suites, whatever finished first.
 	for _, t := range r.targets {
 		r.report.Phases = append(r.report.Phases, t.phases...)
 		r.report.Migrations = max(r.report.Migrations, t.steps)
@@ -218,20 +232,32 @@ func (r *run) phases(ctx context.Context) error {
 		}
 	}
 	r.report.Phases = append(r.report.Phases, suitePhases...)
-	if proofErr != nil {
+	switch {
+	case startErr != nil:
+		return startErr
+	case proofErr != nil:
 		return proofErr // its exit code (21, 22) says more than the suites'
 	}
 	return suitesErr
 }
 
-// prove runs the round trip and the snapshot check on every server in parallel; firstDone gets
-// the first server's outcome as soon as it is known. The phases stay on the targets.
+// errNotStarted is a proof's outcome when its server did not start (the start's error says why).
+var errNotStarted = errors.New("server not started")
+
+// prove runs the round trip and the snapshot check on every server in parallel, each as soon as
+// its server answers; firstDone gets the first server's outcome as soon as it is known. The
+// phases stay on the targets.
 func (r *run) prove(ctx context.Context, firstDone chan<- error) error {
 	var wg sync.WaitGroup
 	errs := make([]error, len(r.targets))
 	for i, t := range r.targets {
 		wg.Go(func() {
-			errs[i] = r.roundTrip(ctx, t)
+			<-t.ready
+			if t.pg == nil {
+				errs[i] = errNotStarted
+			} else {
+				errs[i] = r.roundTrip(ctx, t)
+			}
 			if i == 0 {
 				firstDone <- errs[i]
 			}
@@ -260,10 +286,15 @@ func (r *run) postgresImages() ([]string, error) {
 	return images, nil
 }
 
+// addTarget adds a server that is already there.
 func (r *run) addTarget(pg *testenv.Postgres) {
-	major := strconv.Itoa(majorOf(pg.Version))
-	r.targets = append(r.targets, &target{pg: pg, major: major})
+	t := &target{pg: pg, ready: make(chan struct{})}
+	t.setMajor()
+	close(t.ready)
+	r.targets = append(r.targets, t)
 }
+
+func (t *target) setMajor() { t.major = strconv.Itoa(majorOf(t.pg.Version)) }
 
 func majorList(majors []int) string {
 	s := make([]string, len(majors))
@@ -273,62 +304,123 @@ func majorList(majors []int) string {
 	return strings.Join(s, ",")
 }
 
-func (r *run) startServers(ctx context.Context) error {
-	start := time.Now()
-	var err error
-	switch {
-	case r.opts.Servers.PostgresURL != "":
-		var pg *testenv.Postgres
-		if pg, err = testenv.ConnectPostgres(ctx, r.opts.Servers.PostgresURL); err != nil {
-			err = fmt.Errorf("%w: VISIONA_TESTDB_POSTGRES_URL: %v", ErrUnavailable, err)
-			break
+// starts are the servers' starts under way: each target's ready is closed when its own ends.
+type starts struct {
+	begin     time.Time
+	redisDone chan struct{} // closed when Redis's start ended (r.redis is set if it succeeded)
+	done      chan struct{} // closed when every start ended
+	end       time.Time     // when the last start ended, once done is closed
+	errs      []error       // every start's error, once done is closed
+}
+
+// startServers starts the containers in parallel and returns at once (existing servers: once
+// they answer). The error is about what could not even be tried (no Docker, unknown major);
+// startsEnded waits for the starts and says how they went.
+func (r *run) startServers(ctx context.Context) (*starts, error) {
+	st := &starts{begin: time.Now(), redisDone: make(chan struct{}), done: make(chan struct{})}
+	if r.opts.Servers.PostgresURL != "" {
+		defer func() {
+			st.end = time.Now()
+			close(st.done)
+		}()
+		close(st.redisDone)
+		pg, err := testenv.ConnectPostgres(ctx, r.opts.Servers.PostgresURL)
+		if err != nil {
+			return st, fmt.Errorf("%w: VISIONA_TESTDB_POSTGRES_URL: %v", ErrUnavailable, err)
 		}
 		r.addTarget(pg)
 		if len(r.opts.Majors) > 0 {
 			r.printf("VISIONA_TESTDB_POSTGRES_URL names one server: proving PostgreSQL %s there; the majors asked for (%s) need containers", r.targets[0].major, majorList(r.opts.Majors))
 		}
 		if r.opts.Servers.RedisURL == "" {
-			err = fmt.Errorf("%w: VISIONA_TESTDB_POSTGRES_URL is set but VISIONA_TESTDB_REDIS_URL is not; set both to use existing servers", ErrUnavailable)
-			break
+			return st, fmt.Errorf("%w: VISIONA_TESTDB_POSTGRES_URL is set but VISIONA_TESTDB_REDIS_URL is not; set both to use existing servers", ErrUnavailable)
 		}
 		if r.redis, err = testenv.ConnectRedis(ctx, r.opts.Servers.RedisURL); err != nil {
-			err = fmt.Errorf("%w: VISIONA_TESTDB_REDIS_URL: %v", ErrUnavailable, err)
+			return st, fmt.Errorf("%w: VISIONA_TESTDB_REDIS_URL: %v", ErrUnavailable, err)
 		}
-	default:
-		if ok, reason := testenv.DockerAvailable(ctx); !ok {
-			err = fmt.Errorf("%w: %s; or point TestDB at existing servers with VISIONA_TESTDB_POSTGRES_URL and VISIONA_TESTDB_REDIS_URL", ErrUnavailable, reason)
-			break
-		}
-		var images []string
-		if images, err = r.postgresImages(); err != nil {
-			break
-		}
-		r.printf("starting %s and %s", strings.Join(images, ", "), r.opts.Images.Redis)
-		var pgs []*testenv.Postgres
-		if pgs, r.redis, err = testenv.StartAll(ctx, images, r.opts.Images.Redis, testcontainers.WithLabels(r.opts.Labels)); err != nil {
-			err = fmt.Errorf("%w: %w", ErrUnavailable, err)
-			break
-		}
-		for _, pg := range pgs {
-			r.addTarget(pg)
-		}
+		r.printServer(pg.Version, "", pg.SafeTarget("postgres"), pg.Started, "postgres")
+		r.printServer(r.redis.Version, "", r.redis.Addr, r.redis.Started, "redis")
+		return st, nil
 	}
-	r.report.phase("start servers", start, err, "")
+	if ok, reason := testenv.DockerAvailable(ctx); !ok {
+		return st, fmt.Errorf("%w: %s; or point TestDB at existing servers with VISIONA_TESTDB_POSTGRES_URL and VISIONA_TESTDB_REDIS_URL", ErrUnavailable, reason)
+	}
+	images, err := r.postgresImages()
 	if err != nil {
-		return err
+		return st, err
 	}
-	for _, t := range r.targets {
-		r.report.Servers = append(r.report.Servers, Server{Kind: "postgres", Version: t.pg.Version, Image: t.pg.Image, Target: t.pg.SafeTarget("postgres"), Started: t.pg.Started})
+	r.printf("starting %s and %s", strings.Join(images, ", "), r.opts.Images.Redis)
+	// Not cancelled: Docker creates a container whose create request was cancelled all the same,
+	// and nobody would then remove it; cleanup removes every container that did start.
+	label := testcontainers.WithLabels(r.opts.Labels)
+	st.errs = make([]error, len(images)+1)
+	var wg sync.WaitGroup
+	for i, image := range images {
+		t := &target{ready: make(chan struct{})}
+		r.targets = append(r.targets, t)
+		first := r.targets[0]
+		wg.Go(func() {
+			defer close(t.ready)
+			if i > 0 {
+				// The first server is on the suites' path: on two cores, containers starting
+				// together take several times as long each, so the others wait for it.
+				<-first.ready
+			}
+			pg, err := testenv.StartPostgres(ctx, image, label)
+			if err != nil {
+				st.errs[i] = err
+				return
+			}
+			t.pg = pg
+			t.setMajor()
+			r.printServer(pg.Version, pg.Image, pg.SafeTarget("postgres"), pg.Started, "postgres")
+		})
 	}
-	r.report.Servers = append(r.report.Servers, Server{Kind: "redis", Version: r.redis.Version, Image: r.redis.Image, Target: r.redis.Addr, Started: r.redis.Started})
-	for _, s := range r.report.Servers {
-		from := "existing server"
-		if s.Image != "" {
-			from = "image " + s.Image
+	wg.Go(func() {
+		defer close(st.redisDone)
+		rd, err := testenv.StartRedis(ctx, r.opts.Images.Redis, label)
+		if err != nil {
+			st.errs[len(images)] = err
+			return
 		}
-		r.printf("%-8s %s (%s) at %s, ready in %s", s.Kind, s.Version, from, s.Target, s.Started.Round(time.Millisecond))
+		r.redis = rd
+		r.printServer(rd.Version, rd.Image, rd.Addr, rd.Started, "redis")
+	})
+	go func() {
+		wg.Wait()
+		if err := errors.Join(st.errs...); err != nil {
+			st.errs = []error{fmt.Errorf("%w: %w", ErrUnavailable, err)}
+		}
+		st.end = time.Now()
+		close(st.done)
+	}()
+	return st, nil
+}
+
+func (r *run) printServer(version, image, target string, started time.Duration, kind string) {
+	from := "existing server"
+	if image != "" {
+		from = "image " + image
 	}
-	return nil
+	r.printf("%-8s %s (%s) at %s, ready in %s", kind, version, from, target, started.Round(time.Millisecond))
+}
+
+// startsEnded waits for every start, then records the phase and the servers in the report.
+func (r *run) startsEnded(st *starts) error {
+	<-st.done
+	err := errors.Join(st.errs...)
+	p := newPhase("start servers", "", st.begin, err, "")
+	p.Duration = st.end.Sub(st.begin)
+	r.report.Phases = append(r.report.Phases, p)
+	for _, t := range r.targets {
+		if t.pg != nil {
+			r.report.Servers = append(r.report.Servers, Server{Kind: "postgres", Version: t.pg.Version, Image: t.pg.Image, Target: t.pg.SafeTarget("postgres"), Started: t.pg.Started})
+		}
+	}
+	if r.redis != nil {
+		r.report.Servers = append(r.report.Servers, Server{Kind: "redis", Version: r.redis.Version, Image: r.redis.Image, Target: r.redis.Addr, Started: r.redis.Started})
+	}
+	return err
 }
 
 // startPostgres is startServers for PostgreSQL alone, of the first major asked for.
@@ -492,7 +584,11 @@ func (r *run) findSuites() (*Suites, error) {
 // starts early (see ExecAfter): the test binaries wait for release.
 func (r *run) startSuites(ctx context.Context, suites *Suites, env []string) (*suiteRun, error) {
 	sr := &suiteRun{suites: suites, done: make(chan struct{})}
-	args := append([]string{"test", "-tags", dbtestTag, "-count=1", "-run", suites.RunPattern()}, suites.Packages...)
+	args := []string{"test", "-tags", dbtestTag, "-count=1", "-run", suites.RunPattern()}
+	if dir := binaryCache(r.opts.RepoDir, suites.Packages); dir != "" {
+		args = append(args, "-o", dir+string(filepath.Separator))
+	}
+	args = append(args, suites.Packages...)
 	var out io.Writer = r.opts.GoTestOut
 	if env == nil {
 		dir, err := os.MkdirTemp("", "testdb-"+r.id+"-")
@@ -527,6 +623,36 @@ func (r *run) startSuites(ctx context.Context, suites *Suites, env []string) (*s
 		sr.err = errors.Join(sr.cmd.Wait(), relayErr)
 	}()
 	return sr, nil
+}
+
+// binaryCache is where go test keeps the suites' test binaries between runs (-o), or "" when
+// there is no such place. Linking them is most of a run's CPU (about 10 s on two cores), and go
+// test does not link again a binary found up to date at its -o path. One directory per
+// repository, so that worktrees do not overwrite each other's binaries; not when two packages
+// share a name (-o DIR/ would name both binaries the same).
+func binaryCache(repoDir string, packages []string) string {
+	names := map[string]bool{}
+	for _, p := range packages {
+		name := path.Base(filepath.ToSlash(p))
+		if names[name] {
+			return ""
+		}
+		names[name] = true
+	}
+	base, err := os.UserCacheDir()
+	if err != nil {
+		return ""
+	}
+	abs, err := filepath.Abs(repoDir)
+	if err != nil {
+		return ""
+	}
+	sum := sha256.Sum256([]byte(abs))
+	dir := filepath.Join(base, "visiona-testdb", "suites-"+hex.EncodeToString(sum[:8]))
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return ""
+	}
+	return dir
 }
 
 // abort tells early test binaries not to run, stops the build (what it made stays in Go's cache
@@ -621,6 +747,9 @@ func (r *run) cleanup() {
 	}
 	existing := false
 	for _, t := range r.targets {
+		if t.pg == nil { // its start failed, and left nothing running
+			continue
+		}
 		if t.pg.Image == "" { // an existing server: drop only what we created
 			existing = true
 			for _, name := range t.created {

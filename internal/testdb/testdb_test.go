@@ -67,6 +67,27 @@ func TestRunOnOurSchema(t *testing.T) {
 	}
 }
 
+// A server that does not start fails the run as unavailable, even when another has started and
+// begun its proof, and no container is left: the ones that started are removed.
+func TestRunWithAServerThatDoesNotStart(t *testing.T) {
+	images := testenv.ImagesFromEnv(os.LookupEnv)
+	testenv.RequireImages(t, images.Postgres)
+	images.Redis = testenv.LocalImagePrefix + "no-such-image:7" // not built: its start fails at once
+	label := t.Name() + "-" + testcontainers.SessionID()
+	var out bytes.Buffer
+	report, err := testdb.Run(t.Context(), testdb.Options{Images: images, Migrations: migrations.FS,
+		Labels: map[string]string{"visiona.test": label}, RepoDir: "../..", NoSuites: true, Out: &out})
+	if !errors.Is(err, testdb.ErrUnavailable) || !strings.Contains(err.Error(), "no-such-image") {
+		t.Fatalf("err = %v, want ErrUnavailable naming the missing image\n%s", err, out.String())
+	}
+	if p := report.Phases[0]; p.Name != "start servers" || p.Result != "failed" {
+		t.Errorf("first phase %+v, want start servers failed", p)
+	}
+	if left := containers(t, label); left != 0 {
+		t.Errorf("TestDB left %d of its containers behind", left)
+	}
+}
+
 // existingServers points TestDB at the shared test PostgreSQL and a Redis of its own, the way a
 // team without Docker would with VISIONA_TESTDB_*_URL.
 func existingServers(t *testing.T) config.TestDB {

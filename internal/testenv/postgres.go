@@ -13,8 +13,11 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver, for the wait strategy
+	"github.com/moby/moby/api/types/network"
 	"github.com/testcontainers/testcontainers-go"
 	tcpostgres "github.com/testcontainers/testcontainers-go/modules/postgres"
+	"github.com/testcontainers/testcontainers-go/wait"
 )
 
 const (
@@ -24,6 +27,9 @@ const (
 	// pgdata is PGDATA in both the official and the local image.
 	pgdata = "/var/lib/postgresql/data"
 )
+
+// noTLS is the connection parameters of a container: neither image has TLS configured.
+func noTLS() url.Values { return url.Values{"sslmode": {"disable"}} }
 
 // Postgres is a running PostgreSQL server: a container started by StartPostgres, or an
 // existing server (VISIONA_TEST_POSTGRES_URL). It prints without its password.
@@ -103,9 +109,13 @@ func StartPostgres(ctx context.Context, image string, opts ...testcontainers.Con
 		tcpostgres.WithUsername(superuser),
 		tcpostgres.WithPassword(password),
 		tcpostgres.WithDatabase(adminDB),
-		// The module sets no wait strategy: without this, connections made before the
-		// entrypoint's temporary server has stopped get "connection reset by peer".
-		tcpostgres.BasicWaitStrategies(),
+		// The module sets no wait strategy. A query over the published port is the one sign
+		// of readiness both images give: the official image logs "ready to accept
+		// connections" twice (a temporary server, then the real one), the local image once
+		// when it starts from its build's cluster; neither temporary server listens on TCP.
+		testcontainers.WithWaitStrategy(wait.ForSQL("5432/tcp", "pgx", func(host string, port network.Port) string {
+			return (&Postgres{User: superuser, Password: password, Host: host, Port: int(port.Num()), query: noTLS()}).URL(adminDB)
+		}).WithPollInterval(50 * time.Millisecond)),
 		testcontainers.WithTmpfs(map[string]string{pgdata: "rw"}),
 	}, append(runLabel(), opts...)...)...)
 	if err != nil {
@@ -115,7 +125,7 @@ func StartPostgres(ctx context.Context, image string, opts ...testcontainers.Con
 		Image:    image,
 		User:     superuser,
 		Password: password,
-		query:    url.Values{"sslmode": {"disable"}}, // neither image has TLS configured
+		query:    noTLS(),
 		ctr:      ctr,
 	}
 	if p.Host, err = ctr.Host(ctx); err != nil {

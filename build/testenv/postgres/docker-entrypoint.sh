@@ -13,7 +13,15 @@
 # On a fresh PGDATA it runs initdb, then a temporary server listening on the unix socket only
 # (so nothing outside can connect to a half-initialised database) for POSTGRES_DB and the
 # init scripts, stops it, and execs the real server. Hence "database system is ready to
-# accept connections" appears twice: postgres.BasicWaitStrategies() waits for the second.
+# accept connections" appears twice, as in the official image.
+#
+# Most starts ask for the defaults (superuser postgres, a password, scram-sha-256, no initdb
+# arguments, no init scripts): then PGDATA is a copy of the cluster initialised when the image
+# was built ($PGTEMPLATE), the password is set and POSTGRES_DB created by the server in
+# single-user mode, and the real server starts: no initdb, no temporary server, and the ready
+# line appears once. A client must therefore wait until a query over the published port
+# succeeds (what internal/testenv does), which is right for both images: neither temporary
+# server listens on TCP.
 #
 # Deliberately no "set -u": init scripts ending in .sh are sourced, as the official image does,
 # and must not break on variables they do not set.
@@ -28,6 +36,21 @@ fail() {
 export PGDATA=${PGDATA:-/var/lib/postgresql/data}
 export POSTGRES_USER=${POSTGRES_USER:-postgres}
 export POSTGRES_DB=${POSTGRES_DB:-$POSTGRES_USER}
+
+# What every cluster of this image gets after initdb, the build's template included.
+configure() { # configure DIR AUTH
+	# Connections through the published port come from the bridge network, not loopback.
+	printf '\nhost all all all %s\n' "$2" >>"$1/pg_hba.conf"
+	printf "\nlisten_addresses = '*'\n" >>"$1/postgresql.conf"
+	# Where Debian's psql looks (a server build's compiled-in default may be /tmp).
+	printf "unix_socket_directories = '/var/run/postgresql'\n" >>"$1/postgresql.conf"
+}
+
+# The image's build configures its template cluster with this script.
+if [[ ${1:-} == --configure && $# == 3 ]]; then
+	configure "$2" "$3"
+	exit 0
+fi
 
 # Bare options (the module's "-c fsync=off" style) mean: run the server with them.
 if [[ ${1:-} == -* ]]; then
@@ -70,11 +93,7 @@ initialise() {
 		initdb "${initdb_args[@]}"
 	fi
 
-	# Connections through the published port come from the bridge network, not loopback.
-	printf '\nhost all all all %s\n' "$auth" >>"$PGDATA/pg_hba.conf"
-	printf "\nlisten_addresses = '*'\n" >>"$PGDATA/postgresql.conf"
-	# Where Debian's psql looks (a server build's compiled-in default may be /tmp).
-	printf "unix_socket_directories = '/var/run/postgresql'\n" >>"$PGDATA/postgresql.conf"
+	configure "$PGDATA" "$auth"
 
 	log "temporary server (unix socket only) for initialisation"
 	pg_ctl -D "$PGDATA" -w -o "-c listen_addresses='' -p ${PGPORT:-5432}" start
@@ -118,8 +137,38 @@ initialise() {
 	log "initialisation complete; starting the server"
 }
 
+# template_fits: the start asks for exactly what the template was initialised with (initdb's
+# locale and time zone come from the environment), into an empty PGDATA, with nothing to run.
+template_fits() {
+	[[ -s ${PGTEMPLATE:-}/PG_VERSION && -z $(ls -A "$PGDATA") ]] &&
+		[[ $POSTGRES_USER == postgres && -z ${POSTGRES_INITDB_ARGS:-} ]] &&
+		[[ ${POSTGRES_HOST_AUTH_METHOD:-scram-sha-256} == scram-sha-256 ]] &&
+		# single-user mode ends a statement at a newline
+		[[ -n ${POSTGRES_PASSWORD:-} && $POSTGRES_PASSWORD != *$'\n'* && $POSTGRES_DB != *$'\n'* ]] &&
+		[[ ${LANG:-} == C.UTF-8 && -z ${LC_ALL:-}${LC_CTYPE:-}${LC_COLLATE:-}${LC_MESSAGES:-}${TZ:-} ]] &&
+		! compgen -G '/docker-entrypoint-initdb.d/*' >/dev/null
+}
+
+from_template() {
+	log "copying the cluster initialised at build time to ${PGDATA} (superuser ${POSTGRES_USER})"
+	cp -a "$PGTEMPLATE/." "$PGDATA/"
+	local q="'" dq='"' sql
+	sql="ALTER ROLE postgres PASSWORD '${POSTGRES_PASSWORD//$q/$q$q}';"
+	if [[ $POSTGRES_DB != postgres ]]; then
+		log "creating database ${POSTGRES_DB}"
+		sql+=$'\n'"CREATE DATABASE \"${POSTGRES_DB//$dq/$dq$dq}\";"
+	fi
+	# Through stdin, never the command line (ps would show the password); a failing statement is
+	# not logged (it holds the password) and fails the start (exit_on_error); the backend's echo
+	# of results is dropped.
+	postgres --single -D "$PGDATA" -c log_min_error_statement=panic -c exit_on_error=on postgres <<<"$sql" >/dev/null
+	log "initialisation complete; starting the server"
+}
+
 if [[ -s $PGDATA/PG_VERSION ]]; then
 	log "${PGDATA} already holds a database; skipping initialisation"
+elif template_fits; then
+	from_template
 else
 	initialise
 fi
