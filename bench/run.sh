@@ -21,6 +21,16 @@ BENCH_TIME=${BENCH_TIME:-1x}        # runs per sample; each run gets a fresh dat
 BENCH_REGEX=${BENCH_REGEX:-.}
 BENCH_USER=visiona-bench
 
+
+# median(key): the median of the values val[key, 1..cnt[key]], for the awk reports below.
+awk_median='
+	function median(key,    n, i, j, v, a) {
+		n = cnt[key]
+		for (i = 1; i <= n; i++) a[i] = val[key, i]
+		for (i = 2; i <= n; i++) { v = a[i]; for (j = i - 1; j >= 1 && a[j] > v; j--) a[j+1] = a[j]; a[j+1] = v }
+		return (n % 2) ? a[(n+1)/2] : (a[n/2] + a[n/2+1]) / 2
+	}
+'
 log() { printf '==> %s\n' "$*" >&2; }
 
 if [[ ! -x $PGBIN/postgres ]]; then
@@ -118,13 +128,7 @@ if grep -q '^BenchmarkRoundTrip/' "$out"; then
 	fi
 	echo
 	log "proof / plain up-all + down-all, medians of $ROUNDS samples"
-	awk '
-	function median(key,    n, i, j, v, a) {
-		n = cnt[key]
-		for (i = 1; i <= n; i++) a[i] = val[key, i]
-		for (i = 2; i <= n; i++) { v = a[i]; for (j = i - 1; j >= 1 && a[j] > v; j--) a[j+1] = a[j]; a[j+1] = v }
-		return (n % 2) ? a[(n+1)/2] : (a[n/2] + a[n/2+1]) / 2
-	}
+	awk "$awk_median"'
 	/^BenchmarkRoundTrip\// {
 		name = $1; sub(/-[0-9]+$/, "", name); sub(/^BenchmarkRoundTrip\//, "", name)
 		mode = name; sub(/.*\/mode=/, "", mode); sub(/\/mode=.*/, "", name)
@@ -153,13 +157,7 @@ fi
 # Median sec/op (as benchstat reports it) and commits/migration per driver at n=1000, and the ratio.
 echo
 log "ours (visiona) / stock (stock-pgx5) at n=1000, medians of $ROUNDS samples"
-awk '
-	function median(key,    n, i, j, v, a) {
-		n = cnt[key]
-		for (i = 1; i <= n; i++) a[i] = val[key, i]
-		for (i = 2; i <= n; i++) { v = a[i]; for (j = i - 1; j >= 1 && a[j] > v; j--) a[j+1] = a[j]; a[j+1] = v }
-		return (n % 2) ? a[(n+1)/2] : (a[n/2] + a[n/2+1]) / 2
-	}
+awk "$awk_median"'
 	/^Benchmark(Up|Down)\/n=1000\/driver=/ {
 		name = $1; sub(/-[0-9]+$/, "", name)
 		split(name, p, "/"); key = substr(p[1], 10) SUBSEP substr(p[3], 8)
