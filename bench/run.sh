@@ -21,7 +21,6 @@ BENCH_TIME=${BENCH_TIME:-1x}        # runs per sample; each run gets a fresh dat
 BENCH_REGEX=${BENCH_REGEX:-.}
 BENCH_USER=visiona-bench
 
-
 # median(key): the median of the values val[key, 1..cnt[key]], for the awk reports below.
 awk_median='
 	function median(key,    n, i, j, v, a) {
