@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"visiona-backend/internal/db"
+	"visiona-backend/internal/lint"
 )
 
 // What each migration of the walk does to the relations that existed before it is measured, not
@@ -52,23 +53,13 @@ type MigrationLocks struct {
 	Heavy bool `json:"heavy"`
 	// Lint is what the lint predicted for the file (its lock and rewrite rules), LintDiffers
 	// where the measurement says otherwise. Both empty when no predictions were given.
-	Lint        []Prediction `json:"lint,omitempty"`
-	LintDiffers []string     `json:"lint_differs,omitempty"`
-}
-
-// Prediction is a static lint finding about a file, as far as locks and rewrites go.
-type Prediction struct {
-	Rule    string `json:"rule"`
-	Line    int    `json:"line"`
-	Rewrite bool   `json:"rewrite"` // the rule says the statement rewrites a table
-	// Blocking: the rule says the statement holds a lock that blocks writes (SHARE or
-	// stronger) on an existing table.
-	Blocking bool `json:"blocking"`
+	Lint        []lint.Prediction `json:"lint,omitempty"`
+	LintDiffers []string          `json:"lint_differs,omitempty"`
 }
 
 // WithPredictions gives the walk the lint's predictions, by file name (migfile.Migration.UpFile,
 // DownFile): each measured migration then says where the measurement differs.
-func WithPredictions(p map[string][]Prediction) RoundTripOption {
+func WithPredictions(p map[string][]lint.Prediction) RoundTripOption {
 	return func(c *roundTripConfig) error {
 		c.predictions = p
 		return nil
@@ -397,7 +388,7 @@ func (w *walk) measure(res db.Result) error {
 	}
 	slices.SortFunc(ml.Relations, func(a, b RelationEffect) int { return strings.Compare(a.Relation, b.Relation) })
 	if w.rc.predictions != nil {
-		ml.Lint = append([]Prediction{}, w.rc.predictions[ml.File]...) // not nil: the lint was asked
+		ml.Lint = append([]lint.Prediction{}, w.rc.predictions[ml.File]...) // not nil: the lint was asked
 		ml.LintDiffers = lintDiffers(ml)
 	}
 	w.report.Locks = append(w.report.Locks, ml)
@@ -420,8 +411,8 @@ func isTableKind(kind string) bool {
 // reports.
 func lintDiffers(ml *MigrationLocks) []string {
 	var out []string
-	predictedRewrite := slices.ContainsFunc(ml.Lint, func(p Prediction) bool { return p.Rewrite })
-	predictedBlocking := slices.ContainsFunc(ml.Lint, func(p Prediction) bool { return p.Blocking })
+	predictedRewrite := slices.ContainsFunc(ml.Lint, func(p lint.Prediction) bool { return p.Rewrite })
+	predictedBlocking := slices.ContainsFunc(ml.Lint, func(p lint.Prediction) bool { return p.Blocking })
 	var rewritten, blocking []string
 	for _, e := range ml.Relations {
 		if !isTableKind(e.Kind) {
@@ -507,7 +498,7 @@ func FormatHeavy(locks []*MigrationLocks) string {
 }
 
 // lintSummary names the rules of ps with their lines: "not-concurrently (lines 11, 13)".
-func lintSummary(ps []Prediction) string {
+func lintSummary(ps []lint.Prediction) string {
 	if len(ps) == 0 {
 		return "no lock or rewrite finding"
 	}

@@ -127,7 +127,7 @@ func TestRoundTripLocksMeasured(t *testing.T) {
 func TestRoundTripLocksUnpredicted(t *testing.T) {
 	t.Parallel()
 	fsys := os.DirFS(filepath.Join(fixtures, "locks_measured"))
-	report, err := schema.RoundTrip(context.Background(), newDB(t), fsys, schema.WithPredictions(map[string][]schema.Prediction{}))
+	report, err := schema.RoundTrip(context.Background(), newDB(t), fsys, schema.WithPredictions(map[string][]lint.Prediction{}))
 	if err != nil {
 		t.Fatal(err)
 	}

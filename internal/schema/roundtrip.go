@@ -12,6 +12,7 @@ import (
 
 	"visiona-backend/internal/config"
 	"visiona-backend/internal/db"
+	"visiona-backend/internal/lint"
 	"visiona-backend/internal/migfile"
 	"visiona-backend/internal/postgres"
 )
@@ -27,7 +28,7 @@ type roundTripConfig struct {
 	keepOn   bool // -keep-going
 	from     uint // prove only the migrations after this version
 	// predictions: the lint's, by file name, to compare the measured locks with (locks.go).
-	predictions map[string][]Prediction
+	predictions map[string][]lint.Prediction
 	noLocks     bool // a switch for tests: no lock measurement (its cost, side by side)
 	// Switches for tests (export_test.go).
 	fullSnapshots bool // no DDL log: a full snapshot after every step

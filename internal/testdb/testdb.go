@@ -523,7 +523,7 @@ func (r *run) roundTrip(ctx context.Context, t *target) error {
 func (r *run) predictions(t *target) []schema.RoundTripOption {
 	src, err := migfile.LoadSource(r.opts.Migrations)
 	if err == nil {
-		var pred map[string][]schema.Prediction
+		var pred map[string][]lint.Prediction
 		if pred, err = lint.Predictions(src); err == nil {
 			return []schema.RoundTripOption{schema.WithPredictions(pred)}
 		}
